@@ -1,0 +1,119 @@
+// Runs AWS's DynamoDB Local (shipped in the npm package amplify-dynamodb-simulator)
+// with the machine's Java, on a free loopback port. Used by the local stack and
+// by vitest's global setup.
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+export interface DynamoDbLocal {
+  endpoint: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+export interface DynamoDbLocalOptions {
+  /** persist tables in this folder instead of memory */
+  dataDir?: string;
+  port?: number;
+}
+
+export function emulatorDir(): string {
+  const require = createRequire(import.meta.url);
+  const pkg = require.resolve('amplify-dynamodb-simulator/package.json');
+  return path.join(path.dirname(pkg), 'emulator');
+}
+
+/** Explains what to install when Java or the emulator is missing. */
+export function checkPrerequisites(): void {
+  const java = spawnSync('java', ['-version'], { stdio: 'ignore' });
+  if (java.error || java.status !== 0) {
+    throw new Error(
+      'DynamoDB Local needs Java 17 or newer. Install it with: apt-get install -y openjdk-17-jre-headless (or run scripts/setup.sh)',
+    );
+  }
+  if (!existsSync(path.join(emulatorDir(), 'DynamoDBLocal.jar'))) {
+    throw new Error('DynamoDB Local is missing from node_modules/amplify-dynamodb-simulator. Run: npm ci');
+  }
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+async function waitForPort(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`DynamoDB Local exited with code ${child.exitCode}`);
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1', () => {
+        socket.end();
+        resolve(true);
+      });
+      socket.on('error', () => resolve(false));
+    });
+    if (open) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`DynamoDB Local did not open port ${port} within ${timeoutMs} ms`);
+}
+
+export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Promise<DynamoDbLocal> {
+  checkPrerequisites();
+  const dir = emulatorDir();
+  const port = options.port ?? (await freePort());
+  const storage = options.dataDir ? ['-dbPath', path.resolve(options.dataDir)] : ['-inMemory'];
+  const child = spawn(
+    'java',
+    [
+      '-Xmx512m',
+      `-Djava.library.path=${path.join(dir, 'DynamoDBLocal_lib')}`,
+      '-jar',
+      path.join(dir, 'DynamoDBLocal.jar'),
+      ...storage,
+      '-port',
+      String(port),
+    ],
+    // cwd: DynamoDB Local drops a metadata file into its working folder
+    { stdio: ['ignore', 'ignore', 'pipe'], cwd: options.dataDir ? path.resolve(options.dataDir) : os.tmpdir() },
+  );
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  try {
+    await waitForPort(port, child, 30_000);
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw new Error(`${(error as Error).message}\n${stderr}`);
+  }
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    port,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 3000).unref();
+      }),
+  };
+}
+
+/** Tests must never touch a real AWS endpoint. */
+export function assertLocalEndpoint(endpoint: string): void {
+  const host = new URL(endpoint).hostname;
+  if (!['127.0.0.1', 'localhost', '::1', '[::1]'].includes(host)) {
+    throw new Error(`Refusing to run tests against non-local DynamoDB endpoint ${endpoint}`);
+  }
+}

@@ -1,0 +1,55 @@
+// The installed worker runs: a WebRtcServer, a router with the codecs the
+// media host uses, and a WebRtcTransport on that server.
+import * as mediasoup from 'mediasoup';
+import type { types } from 'mediasoup';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const mediaCodecs: types.RtpCodecCapability[] = [
+  { kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2 },
+  { kind: 'video', mimeType: 'video/VP8', clockRate: 90000 },
+  { kind: 'video', mimeType: 'video/VP9', clockRate: 90000, parameters: { 'profile-id': 0 } },
+  {
+    kind: 'video',
+    mimeType: 'video/H264',
+    clockRate: 90000,
+    parameters: { 'packetization-mode': 1, 'profile-level-id': '42e01f', 'level-asymmetry-allowed': 1 },
+  },
+];
+
+describe('mediasoup worker install', () => {
+  let worker: types.Worker;
+
+  beforeAll(async () => {
+    worker = await mediasoup.createWorker({ logLevel: 'warn' });
+  });
+  afterAll(() => worker?.close());
+
+  it('runs the pinned mediasoup version', () => {
+    expect(mediasoup.version).toBe('3.19.3');
+    expect(worker.pid).toBeGreaterThan(0);
+  });
+
+  it('creates a WebRtcServer, a router with opus/VP8/VP9/H264 and a WebRtcTransport', async () => {
+    const webRtcServer = await worker.createWebRtcServer({
+      listenInfos: [
+        { protocol: 'udp', ip: '127.0.0.1', port: 0 },
+        { protocol: 'tcp', ip: '127.0.0.1', port: 0 },
+      ],
+    });
+    const router = await worker.createRouter({ mediaCodecs });
+    const mimeTypes = router.rtpCapabilities.codecs?.map((codec) => codec.mimeType) ?? [];
+    expect(mimeTypes).toEqual(expect.arrayContaining(['audio/opus', 'video/VP8', 'video/VP9', 'video/H264']));
+
+    const transport = await router.createWebRtcTransport({ webRtcServer });
+    expect(transport.iceCandidates.map((c) => c.protocol).sort()).toEqual(['tcp', 'udp']);
+    expect(transport.dtlsParameters.fingerprints.some((f) => f.algorithm === 'sha-256')).toBe(true);
+
+    const serverDump = await webRtcServer.dump();
+    expect(serverDump.webRtcTransportIds).toContain(transport.id);
+
+    router.close();
+    expect(transport.closed).toBe(true);
+    expect((await webRtcServer.dump()).webRtcTransportIds).toEqual([]);
+    webRtcServer.close();
+  });
+});
