@@ -5,6 +5,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
+import { lambdaBundleOptions } from '../control/lambda-bundle.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = path.join(ROOT, 'dist');
@@ -13,18 +14,8 @@ const dist = path.join(ROOT, 'dist');
 const requireShim = "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);";
 
 export async function buildLambda(outfile = path.join(dist, 'control/lambda.mjs')): Promise<string> {
-  await esbuild.build({
-    entryPoints: [path.join(ROOT, 'control/lambda.ts')],
-    outfile,
-    bundle: true,
-    minify: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'esm',
-    banner: { js: requireShim },
-    legalComments: 'none',
-    logLevel: 'warning',
-  });
+  // the same settings the control-plane benchmark measures
+  await esbuild.build(lambdaBundleOptions({ entryPoint: path.join(ROOT, 'control/lambda.ts'), outfile }));
   return outfile;
 }
 

@@ -1,0 +1,270 @@
+// Signalling benchmark: DynamoDB Local + a media host in this process, and
+// N peers joining one meeting concurrently through real WebSockets. Each peer
+// runs the contract's join sequence (join -> caps -> 2 transports -> connect
+// both -> produce audio + simulcast video) and then consumes + resumes every
+// other peer's producers, one request in flight per peer. The clients run in a
+// worker thread (clients.ts), the host on the main thread. No ICE/DTLS
+// happens: this measures signalling and mediasoup's control path.
+//
+//   npx tsx bench/signalling/run.ts            (BENCH_WORKERS=2, BENCH_SIZES=1,10,50)
+//
+// Prints numbers only; no assertions.
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
+import { generateKeyPair } from 'jose';
+import { createDocumentClient } from '../../control/store/dynamo-client.js';
+import { ensureTables } from '../../control/store/table-admin.js';
+import { defaultRateLimitSettings, type RateLimitSettings } from '../../media-host/rate-limit.js';
+import { createMediaHost, type MediaHost } from '../../media-host/server.js';
+import { createMediaHostStores } from '../../media-host/store/index.js';
+import { startDynamoDbLocal } from '../../scripts/dynamodb-local.js';
+import { createLogger } from '../../shared/logger.js';
+import { SIGNALLING_PATH } from '../../shared/protocol/http.js';
+import { signToken } from '../../shared/tokens.js';
+import type { ClientJob, ClientJobResult } from './clients.js';
+import { percentile } from './peer.js';
+
+const SIZES = (process.env.BENCH_SIZES ?? '1,10,50').split(',').map(Number);
+const WORKERS = Number(process.env.BENCH_WORKERS ?? Math.min(2, os.availableParallelism()));
+const ISSUER = 'rtc-control-plane';
+const LIFTED: RateLimitSettings = { ratePerSecond: 1e9, burst: 1e9, abuseDrops: 1e9, abuseWindowMs: 10_000 };
+
+const ms = (value: number) => (Number.isNaN(value) ? '      -' : value.toFixed(1).padStart(7));
+
+// ---- the client thread ----
+
+class Clients {
+  // tsx's loader does not follow into worker threads: register it there first.
+  readonly #worker = new Worker(
+    `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(
+      new URL('./clients.ts', import.meta.url).href,
+    )}); });`,
+    { eval: true },
+  );
+
+  run(job: ClientJob): Promise<ClientJobResult> {
+    return new Promise((resolve, reject) => {
+      this.#worker.once('message', (reply: { ok: true; result: ClientJobResult } | { ok: false; error: string }) =>
+        reply.ok ? resolve(reply.result) : reject(new Error(reply.error)),
+      );
+      this.#worker.postMessage(job);
+    });
+  }
+
+  terminate(): Promise<number> {
+    return this.#worker.terminate();
+  }
+}
+
+// ---- scenarios ----
+
+interface Bench {
+  host: MediaHost;
+  wsUrl: string;
+  token(userId: string, meetingId: string): Promise<string>;
+}
+
+interface HostUsage {
+  /** share of wall time the host's event loop was busy */
+  eventLoopUtilization: number;
+  /** CPU ms of the host's main thread (Linux /proc), independent of other load on the machine */
+  hostThreadCpuMs: number;
+  /** CPU ms the mediasoup workers used */
+  workerCpuMs: number;
+  wallMs: number;
+}
+
+/** CPU time of this process's main thread, from /proc (Linux only; NaN elsewhere). */
+function mainThreadCpuMs(): number {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime
+    return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return Number.NaN;
+  }
+}
+
+async function workerCpuMs(host: MediaHost): Promise<number> {
+  let total = 0;
+  for (const handle of host.pool.handles) {
+    const usage = await handle.worker.getResourceUsage();
+    total += usage.ru_utime + usage.ru_stime;
+  }
+  return total;
+}
+
+async function concurrentJoin(
+  bench: Bench,
+  clients: Clients,
+  size: number,
+): Promise<ClientJobResult & { usage: HostUsage }> {
+  const meetingId = randomUUID();
+  const tokens = await Promise.all(
+    Array.from({ length: size }, (_, i) => bench.token(`user-${i}-${randomUUID()}`, meetingId)),
+  );
+  const elu = performance.eventLoopUtilization();
+  const cpuBefore = await workerCpuMs(bench.host);
+  const threadBefore = mainThreadCpuMs();
+  const started = performance.now();
+  const result = await clients.run({ kind: 'concurrent', wsUrl: bench.wsUrl, meetingId, tokens });
+  const usage: HostUsage = {
+    eventLoopUtilization: performance.eventLoopUtilization(elu).utilization,
+    hostThreadCpuMs: mainThreadCpuMs() - threadBefore,
+    workerCpuMs: (await workerCpuMs(bench.host)) - cpuBefore,
+    wallMs: performance.now() - started,
+  };
+  await waitForEmptyHost(bench.host);
+  return { ...result, usage };
+}
+
+async function newcomerIntoMeetingOfTen(bench: Bench, clients: Clients): Promise<ClientJobResult> {
+  const meetingId = randomUUID();
+  const memberTokens = await Promise.all(
+    Array.from({ length: 9 }, (_, i) => bench.token(`member-${i}-${randomUUID()}`, meetingId)),
+  );
+  const newcomerToken = await bench.token(`newcomer-${randomUUID()}`, meetingId);
+  const result = await clients.run({ kind: 'newcomer', wsUrl: bench.wsUrl, meetingId, memberTokens, newcomerToken });
+  await waitForEmptyHost(bench.host);
+  return result;
+}
+
+async function waitForEmptyHost(host: MediaHost): Promise<void> {
+  while (host.rooms.rooms.size > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+}
+
+function printConcurrent(title: string, size: number, run: ClientJobResult & { usage: HostUsage }): void {
+  const entries = Object.entries(run.latencies).sort(([a], [b]) => a.localeCompare(b));
+  const all = entries.flatMap(([, values]) => values);
+  console.log(
+    `\n${title}: ${size} peer(s) joining one meeting concurrently (${all.length} requests, wall ${run.wallMs.toFixed(0)} ms)`,
+  );
+  console.log('  request                          count   p50 ms   p99 ms   max ms');
+  const row = (name: string, values: number[]) =>
+    console.log(
+      `  ${name.padEnd(30)} ${String(values.length).padStart(6)}  ${ms(percentile(values, 50))}  ${ms(percentile(values, 99))}  ${ms(Math.max(...values))}`,
+    );
+  for (const [type, values] of entries) row(type, values);
+  row('(all requests)', all);
+  const line = (name: string, values: number[]) =>
+    console.log(`  ${name.padEnd(40)} p50 ${ms(percentile(values, 50))}  p99 ${ms(percentile(values, 99))}`);
+  line('connect (upgrade, token, jti put)', run.connectMs);
+  line('join sequence (join..produce video)', run.ownSequenceMs);
+  line('full join incl. consume+resume everyone', run.fullMeshMs);
+  console.log(`  42901 replies: ${run.rateLimited}`);
+  const perRequestUs = (run.usage.hostThreadCpuMs * 1000) / Math.max(1, all.length);
+  console.log(
+    `  host main thread: ${run.usage.hostThreadCpuMs.toFixed(0)} ms CPU (${perRequestUs.toFixed(0)} us/request), ` +
+      `event loop busy ${(run.usage.eventLoopUtilization * 100).toFixed(0)} % of ${run.usage.wallMs.toFixed(0)} ms; ` +
+      `mediasoup workers ${run.usage.workerCpuMs.toFixed(0)} ms CPU; load average ${os.loadavg()[0]?.toFixed(1)}`,
+  );
+}
+
+async function startBench(dynamoEndpoint: string, rateLimit: RateLimitSettings): Promise<Bench> {
+  const suffix = randomUUID().slice(0, 8);
+  const names = { meetings: `bench-meetings-${suffix}`, hosts: `bench-hosts-${suffix}` };
+  const admin = createDocumentClient({ region: 'local', endpoint: dynamoEndpoint });
+  await ensureTables(admin, names);
+  admin.destroy();
+  const keys = await generateKeyPair('ES256');
+  const hostId = `bench-${suffix}`;
+  const host = await createMediaHost({
+    settings: {
+      hostId,
+      listenHost: '127.0.0.1',
+      port: 0,
+      publicSignalingUrl: 'ws://127.0.0.1:0',
+      adminUrl: 'http://127.0.0.1:0',
+      rtc: { listenIp: '127.0.0.1', announcedAddress: '127.0.0.1', portBase: 0 },
+      numWorkers: WORKERS,
+      controlIssuer: ISSUER,
+      allowedOrigins: [],
+      capacityMeetings: 100,
+      hostRegion: 'local',
+      hostZone: 'local',
+      drainDeadlineMs: 0,
+      heartbeatIntervalMs: 5_000,
+      releaseGraceMs: 30_000,
+    },
+    controlPublicKey: keys.publicKey,
+    stores: createMediaHostStores({ region: 'local', endpoint: dynamoEndpoint }, names),
+    clock: { now: () => Date.now() },
+    logger: createLogger('bench-host', { level: 'warn' }),
+    rateLimit,
+  });
+  const { port } = await host.start();
+  return {
+    host,
+    wsUrl: `ws://127.0.0.1:${port}${SIGNALLING_PATH}`,
+    token: (userId, meetingId) =>
+      signToken(
+        'media-join',
+        { sub: userId, nickname: userId.slice(0, 16), meetingId, jti: randomUUID() },
+        {
+          key: keys.privateKey,
+          alg: 'ES256',
+          issuer: ISSUER,
+          audience: hostId,
+          expiresInSeconds: 60,
+          nowMs: Date.now(),
+        },
+      ),
+  };
+}
+
+async function main(): Promise<void> {
+  console.log(
+    `signalling benchmark: node ${process.version}, ${os.availableParallelism()} cores, ${WORKERS} mediasoup worker(s), ` +
+      `load average ${os
+        .loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')}`,
+  );
+  const dynamo = await startDynamoDbLocal();
+  const clients = new Clients();
+  try {
+    // 1. latency under concurrency; the per-user limit is lifted so every request is real work
+    const lifted = await startBench(dynamo.endpoint, LIFTED);
+    await concurrentJoin(lifted, clients, 5); // warm-up (JIT, DynamoDB Local)
+    for (const size of SIZES) {
+      printConcurrent('latency (rate limit lifted)', size, await concurrentJoin(lifted, clients, size));
+    }
+    await lifted.host.close();
+
+    // 2. the contract's limit (10 msg/s per user, burst 50) as shipped
+    const limited = await startBench(dynamo.endpoint, defaultRateLimitSettings);
+    const newcomer = await newcomerIntoMeetingOfTen(limited, clients);
+    console.log('\nrate limit as shipped (10 msg/s per user, burst 50)');
+    console.log(
+      `  newcomer joining a meeting of 10: ${newcomer.requests} requests (18 consumes pipelined), ` +
+        `42901 replies: ${newcomer.rateLimited}, full join ${newcomer.fullMeshMs[0]?.toFixed(0)} ms`,
+    );
+    for (const size of SIZES.filter((s) => s > 1)) {
+      const run = await concurrentJoin(limited, clients, size);
+      console.log(
+        `  ${size} concurrent joins: ${run.requests} requests, 42901 replies: ${run.rateLimited} (retried after 250 ms), ` +
+          `full join p50 ${percentile(run.fullMeshMs, 50).toFixed(0)} ms, p99 ${percentile(run.fullMeshMs, 99).toFixed(0)} ms`,
+      );
+    }
+    await limited.host.close();
+  } finally {
+    await clients.terminate();
+    await dynamo.stop();
+  }
+  console.log(
+    `\nload average after: ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
+  process.exit(0);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

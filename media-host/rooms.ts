@@ -1,0 +1,198 @@
+// The host's rooms by meetingId: creates a room (router) on first join,
+// remembers meetings that ended, and gives a meeting's placement back to the
+// control plane once its room has stayed closed for a grace period.
+import type { Clock } from '../shared/clock.js';
+import { AppError, ErrorCode } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import type { EndMeetingNotice } from '../shared/protocol/http.js';
+import { TypedEmitter } from './events.js';
+import type { TransportSettings } from './media-settings.js';
+import { message } from './peer.js';
+import { Room, type RoomCloseReason } from './room.js';
+import type { WorkerPool } from './workers.js';
+
+export interface RoomManagerEvents extends Record<string, unknown[]> {
+  roomcreated: [Room];
+  roomclosed: [Room, RoomCloseReason];
+}
+
+export interface RoomManagerOptions {
+  pool: WorkerPool;
+  logger: Logger;
+  clock: Clock;
+  transportSettings: TransportSettings;
+  releaseGraceMs: number;
+  /** gives the meeting's placement back (DynamoDB); failures are logged, not thrown */
+  releaseMeeting: (meetingId: string) => Promise<void>;
+}
+
+export interface HostCounts {
+  rooms: number;
+  peers: number;
+  transports: number;
+  producers: number;
+  consumers: number;
+}
+
+/** Ended meetings are remembered this long, and at most this many. */
+const ENDED_MEMORY_MS = 24 * 3600_000;
+const ENDED_MEMORY_MAX = 50_000;
+
+export class RoomManager extends TypedEmitter<RoomManagerEvents> {
+  readonly rooms = new Map<string, Room>();
+  readonly #pending = new Map<string, Promise<Room>>();
+  readonly #ended = new Map<string, { notice: EndMeetingNotice; atMs: number }>();
+  readonly #releaseTimers = new Map<string, NodeJS.Timeout>();
+  readonly #releases = new Set<Promise<void>>();
+  readonly #options: RoomManagerOptions;
+  readonly #logger: Logger;
+  #shuttingDown = false;
+
+  constructor(options: RoomManagerOptions) {
+    super(options.logger);
+    this.#options = options;
+    this.#logger = options.logger;
+    options.pool.on('workerdied', ({ meetingIds }) => {
+      for (const meetingId of meetingIds) this.rooms.get(meetingId)?.close('worker-died');
+    });
+  }
+
+  get(meetingId: string): Room | undefined {
+    return this.rooms.get(meetingId);
+  }
+
+  isEnded(meetingId: string): boolean {
+    const ended = this.#ended.get(meetingId);
+    if (!ended) return false;
+    if (this.#options.clock.now() - ended.atMs > ENDED_MEMORY_MS) {
+      this.#ended.delete(meetingId);
+      return false;
+    }
+    return true;
+  }
+
+  /** The meeting's room, created (router on the least-loaded worker) on first use. */
+  async getOrCreate(meetingId: string): Promise<Room> {
+    if (this.isEnded(meetingId)) throw new AppError(ErrorCode.MeetingEnded);
+    if (this.#shuttingDown) throw new AppError(ErrorCode.Internal, 'This media host is shutting down');
+    const existing = this.rooms.get(meetingId);
+    if (existing && !existing.closed) return existing;
+    const pending = this.#pending.get(meetingId);
+    if (pending) return pending;
+    const creation = this.#create(meetingId).finally(() => this.#pending.delete(meetingId));
+    this.#pending.set(meetingId, creation);
+    return creation;
+  }
+
+  /** Closes a room nobody joined (its joiner went away while it was created). */
+  closeIfEmpty(room: Room): void {
+    if (room.peers.size === 0) room.close('empty');
+  }
+
+  /**
+   * Ends a meeting: every peer gets rtc:meetingEnded, the room closes (peers'
+   * sockets close with 4002), the meeting is remembered as ended and its
+   * placement is released right away. Returns how many peers were told.
+   */
+  endMeeting(meetingId: string, notice: EndMeetingNotice): number {
+    this.#ended.delete(meetingId);
+    this.#ended.set(meetingId, { notice, atMs: this.#options.clock.now() });
+    if (this.#ended.size > ENDED_MEMORY_MAX) {
+      const oldest = this.#ended.keys().next().value;
+      if (oldest !== undefined) this.#ended.delete(oldest);
+    }
+    const room = this.rooms.get(meetingId);
+    const peersNotified = room?.peers.size ?? 0;
+    if (room) {
+      room.broadcast(message('rtc:meetingEnded', { meetingId, endedBy: notice.endedBy, endedAt: notice.endedAt }));
+      room.close('meeting-ended');
+    } else {
+      this.#release(meetingId);
+    }
+    return peersNotified;
+  }
+
+  counts(): HostCounts {
+    const counts: HostCounts = { rooms: this.rooms.size, peers: 0, transports: 0, producers: 0, consumers: 0 };
+    for (const room of this.rooms.values()) {
+      counts.peers += room.peers.size;
+      counts.transports += room.transports.size;
+      for (const peer of room.peers.values()) {
+        counts.producers += peer.producers.size;
+        counts.consumers += peer.consumers.size;
+      }
+    }
+    return counts;
+  }
+
+  /** Closes every room (host shutdown) and waits for the placement releases. */
+  async closeAll(): Promise<void> {
+    this.#shuttingDown = true;
+    await Promise.allSettled([...this.#pending.values()]);
+    for (const room of [...this.rooms.values()]) room.close('host-shutdown');
+    for (const [meetingId, timer] of this.#releaseTimers) {
+      clearTimeout(timer);
+      this.#release(meetingId);
+    }
+    this.#releaseTimers.clear();
+    await this.settled();
+  }
+
+  /** Resolves when no placement release is in flight. */
+  async settled(): Promise<void> {
+    while (this.#releases.size > 0) await Promise.allSettled([...this.#releases]);
+  }
+
+  async #create(meetingId: string): Promise<Room> {
+    const { router, handle } = await this.#options.pool.createRouter(meetingId);
+    const room = new Room({
+      meetingId,
+      router,
+      worker: handle,
+      transportSettings: this.#options.transportSettings,
+      logger: this.#logger.child('room'),
+    });
+    if (this.isEnded(meetingId) || this.#shuttingDown || router.closed) {
+      room.close(router.closed ? 'worker-died' : 'meeting-ended');
+      throw this.isEnded(meetingId)
+        ? new AppError(ErrorCode.MeetingEnded)
+        : new AppError(ErrorCode.Internal, 'The room could not be created');
+    }
+    this.rooms.set(meetingId, room);
+    const timer = this.#releaseTimers.get(meetingId);
+    if (timer) {
+      clearTimeout(timer);
+      this.#releaseTimers.delete(meetingId);
+    }
+    room.once('close', (reason) => this.#onRoomClose(room, reason));
+    this.#logger.info('room created', { meetingId, worker: handle.index });
+    this.emit('roomcreated', room);
+    return room;
+  }
+
+  #onRoomClose(room: Room, reason: RoomCloseReason): void {
+    if (this.rooms.get(room.meetingId) === room) this.rooms.delete(room.meetingId);
+    this.emit('roomclosed', room, reason);
+    if (reason === 'meeting-ended' || reason === 'host-shutdown') {
+      this.#release(room.meetingId);
+      return;
+    }
+    // Keep the placement a while: peers reconnect after a worker death or a network blip.
+    const meetingId = room.meetingId;
+    const timer = setTimeout(() => {
+      this.#releaseTimers.delete(meetingId);
+      if (!this.rooms.has(meetingId) && !this.#pending.has(meetingId)) this.#release(meetingId);
+    }, this.#options.releaseGraceMs);
+    timer.unref();
+    clearTimeout(this.#releaseTimers.get(meetingId));
+    this.#releaseTimers.set(meetingId, timer);
+  }
+
+  #release(meetingId: string): void {
+    const release = this.#options
+      .releaseMeeting(meetingId)
+      .catch((error) => this.#logger.warn('meeting release failed', { meetingId, error }))
+      .finally(() => this.#releases.delete(release));
+    this.#releases.add(release);
+  }
+}

@@ -1,0 +1,166 @@
+// The host registry item (hosts table) and the meeting placement release.
+// Heartbeats only SET the host's own fields: `assigned` and `capacity` belong
+// to the placement protocol and are never overwritten after registration.
+import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type HostItem, type HostLoad, type HostStatus, keys, type TableNames } from '../../shared/tables.js';
+import { isConditionalCheckFailed } from './dynamo-client.js';
+
+export interface HostRegistration {
+  hostId: string;
+  signalingUrl: string;
+  adminUrl: string;
+  region: string;
+  zone: string;
+  capacity: number;
+  status: HostStatus;
+  load: HostLoad;
+  startedAt: string;
+}
+
+/** A host item expires (TTL) this long after its last heartbeat. */
+export const HOST_TTL_SECONDS = 60;
+
+export class HostRegistryStore {
+  readonly #client: DynamoDBDocumentClient;
+  readonly #tables: TableNames;
+
+  constructor(client: DynamoDBDocumentClient, tables: TableNames) {
+    this.#client = client;
+    this.#tables = tables;
+  }
+
+  /** Creates or refreshes the host item; `assigned` starts at 0 and is kept if present. */
+  async register(registration: HostRegistration, nowMs: number): Promise<void> {
+    await this.#client.send(
+      new UpdateCommand({
+        TableName: this.#tables.hosts,
+        Key: keys.host(registration.hostId),
+        UpdateExpression:
+          'SET #hostId = :hostId, #signalingUrl = :signalingUrl, #adminUrl = :adminUrl, #region = :region, ' +
+          '#zone = :zone, #capacity = :capacity, #status = :status, #load = :load, #startedAt = :startedAt, ' +
+          '#heartbeatAt = :now, #expiresAt = :expiresAt, #assigned = if_not_exists(#assigned, :zero)',
+        ExpressionAttributeNames: {
+          '#hostId': 'hostId',
+          '#signalingUrl': 'signalingUrl',
+          '#adminUrl': 'adminUrl',
+          '#region': 'region',
+          '#zone': 'zone',
+          '#capacity': 'capacity',
+          '#status': 'status',
+          '#load': 'load',
+          '#startedAt': 'startedAt',
+          '#heartbeatAt': 'heartbeatAt',
+          '#expiresAt': 'expiresAt',
+          '#assigned': 'assigned',
+        },
+        ExpressionAttributeValues: {
+          ':hostId': registration.hostId,
+          ':signalingUrl': registration.signalingUrl,
+          ':adminUrl': registration.adminUrl,
+          ':region': registration.region,
+          ':zone': registration.zone,
+          ':capacity': registration.capacity,
+          ':status': registration.status,
+          ':load': registration.load,
+          ':startedAt': registration.startedAt,
+          ':now': nowMs,
+          ':expiresAt': expiresAtSeconds(nowMs),
+          ':zero': 0,
+        },
+      }),
+    );
+  }
+
+  /**
+   * Refreshes heartbeatAt/expiresAt/load/status. Answers 'missing' when the
+   * item is gone (expired while the host was stalled): the caller re-registers.
+   */
+  async heartbeat(hostId: string, update: { status: HostStatus; load: HostLoad }, nowMs: number) {
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#tables.hosts,
+          Key: keys.host(hostId),
+          UpdateExpression: 'SET #heartbeatAt = :now, #expiresAt = :expiresAt, #load = :load, #status = :status',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: {
+            '#heartbeatAt': 'heartbeatAt',
+            '#expiresAt': 'expiresAt',
+            '#load': 'load',
+            '#status': 'status',
+          },
+          ExpressionAttributeValues: {
+            ':now': nowMs,
+            ':expiresAt': expiresAtSeconds(nowMs),
+            ':load': update.load,
+            ':status': update.status,
+          },
+        }),
+      );
+      return 'ok' as const;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return 'missing' as const;
+      throw error;
+    }
+  }
+
+  async setStatus(hostId: string, status: HostStatus): Promise<void> {
+    await this.#client.send(
+      new UpdateCommand({
+        TableName: this.#tables.hosts,
+        Key: keys.host(hostId),
+        UpdateExpression: 'SET #status = :status',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':status': status },
+      }),
+    );
+  }
+
+  /**
+   * Gives a meeting's placement back: removes mediaHostId/assignedAt from the
+   * meeting if it still points at this host, and only then returns the
+   * reservation (`assigned - 1`, never below zero). True when released.
+   */
+  async releaseMeeting(meetingId: string, hostId: string): Promise<boolean> {
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#tables.meetings,
+          Key: keys.meeting(meetingId),
+          UpdateExpression: 'REMOVE #mediaHostId, #assignedAt',
+          ConditionExpression: '#mediaHostId = :me',
+          ExpressionAttributeNames: { '#mediaHostId': 'mediaHostId', '#assignedAt': 'assignedAt' },
+          ExpressionAttributeValues: { ':me': hostId },
+        }),
+      );
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw error;
+    }
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#tables.hosts,
+          Key: keys.host(hostId),
+          UpdateExpression: 'ADD #assigned :minusOne',
+          ConditionExpression: '#assigned > :zero',
+          ExpressionAttributeNames: { '#assigned': 'assigned' },
+          ExpressionAttributeValues: { ':minusOne': -1, ':zero': 0 },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+    }
+    return true;
+  }
+
+  async get(hostId: string): Promise<HostItem | undefined> {
+    const result = await this.#client.send(new GetCommand({ TableName: this.#tables.hosts, Key: keys.host(hostId) }));
+    return result.Item as HostItem | undefined;
+  }
+}
+
+function expiresAtSeconds(nowMs: number): number {
+  return Math.floor(nowMs / 1000) + HOST_TTL_SECONDS;
+}

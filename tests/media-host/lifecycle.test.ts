@@ -1,0 +1,246 @@
+// Room lifecycle against DynamoDB Local: two tabs, left_at, meeting ended,
+// placement release, heartbeat and draining.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { drain } from '../../media-host/drain.js';
+import { HostHeartbeat } from '../../media-host/registry.js';
+import { createMediaHostStores } from '../../media-host/store/index.js';
+import { ErrorCode } from '../../shared/errors.js';
+import { silentLogger } from '../../shared/logger.js';
+import { endMeetingPath } from '../../shared/protocol/http.js';
+import { CloseCode } from '../../shared/protocol/signalling.js';
+import { type Harness, startHarness } from './support/harness.js';
+import { tableItems, until } from './support/items.js';
+import { type Capabilities, opusRtpParameters } from './support/media.js';
+
+let harness: Harness;
+let items: ReturnType<typeof tableItems>;
+
+beforeAll(async () => {
+  harness = await startHarness({ settings: { releaseGraceMs: 50 } });
+  items = tableItems(harness.tables);
+});
+
+afterAll(async () => {
+  await harness?.close();
+  items?.destroy();
+});
+
+async function produceAudio(client: Awaited<ReturnType<Harness['join']>>['client'], meetingId: string) {
+  const { rtpCapabilities } = await client.ok('rtc:getRouterRtpCapabilities', { meetingId });
+  const send = await client.ok('rtc:createTransport', { meetingId, direction: 'send' });
+  const produced = await client.ok('rtc:produce', {
+    meetingId,
+    transportId: send.transportId,
+    kind: 'audio',
+    rtpParameters: opusRtpParameters(rtpCapabilities as Capabilities),
+  });
+  return produced.producerId as string;
+}
+
+async function endMeeting(meetingId: string, endedBy = 'owner', endedAt = '2026-02-26T16:30:00.000Z') {
+  return fetch(`${harness.httpUrl}${endMeetingPath(meetingId)}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${await harness.serviceToken()}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ endedBy, endedAt }),
+  });
+}
+
+describe('two tabs', () => {
+  it('lets the newer connection win: old closed with 4001, others see peerLeft then peerJoined', async () => {
+    const meetingId = randomUUID();
+    await items.putParticipant(meetingId, 'alice');
+    const tab1 = await harness.join({ userId: 'alice', meetingId });
+    const oldProducerId = await produceAudio(tab1.client, meetingId);
+    const bob = await harness.join({ userId: 'bob', meetingId });
+
+    const tab2 = await harness.join({ userId: 'alice', meetingId });
+    expect(await tab1.client.closed).toMatchObject({ code: CloseCode.ReplacedByNewConnection });
+    expect(tab2.peers).toEqual([expect.objectContaining({ peerId: bob.peerId, userId: 'bob' })]);
+
+    await bob.client.waitFor((m) => m.type === 'rtc:peerJoined' && m.data?.peerId === tab2.peerId);
+    const seen = bob.client.received.filter((m) => m.type !== 'rtc:joined').map((m) => [m.type, m.data?.peerId]);
+    expect(seen).toEqual([
+      ['rtc:producerClosed', tab1.peerId],
+      ['rtc:peerLeft', tab1.peerId],
+      ['rtc:peerJoined', tab2.peerId],
+    ]);
+    expect(bob.client.ofType('rtc:producerClosed')[0]?.data?.producerId).toBe(oldProducerId);
+    const room = harness.host.rooms.get(meetingId);
+    expect([...(room?.peers.keys() ?? [])].sort()).toEqual([bob.peerId, tab2.peerId].sort());
+    expect(room?.transports.size).toBe(0);
+
+    // the user never left: no left_at
+    await harness.host.leaveRecorder.settled();
+    expect((await items.participant(meetingId, 'alice'))?.left_at).toBeUndefined();
+  });
+});
+
+describe('left_at', () => {
+  it('is set on rtc:leave and on a dropped socket, only once, and never for unknown participants', async () => {
+    const meetingId = randomUUID();
+    await items.putParticipant(meetingId, 'leaver');
+    await items.putParticipant(meetingId, 'dropper');
+    const earlier = '2020-01-01T00:00:00.000Z';
+    await items.putParticipant(meetingId, 'already-left', { left_at: earlier });
+
+    const leaver = await harness.join({ userId: 'leaver', meetingId });
+    const dropper = await harness.join({ userId: 'dropper', meetingId });
+    const alreadyLeft = await harness.join({ userId: 'already-left', meetingId });
+    const stranger = await harness.join({ userId: 'stranger', meetingId });
+
+    const before = Date.now();
+    await leaver.client.ok('rtc:leave', { meetingId });
+    dropper.client.terminate();
+    alreadyLeft.client.close();
+    stranger.client.close();
+    await until(() => harness.host.rooms.get(meetingId) === undefined, 'room to empty');
+    await harness.host.leaveRecorder.settled();
+
+    for (const userId of ['leaver', 'dropper']) {
+      const leftAt = (await items.participant(meetingId, userId))?.left_at;
+      expect(leftAt, userId).toMatch(/^\d{4}-\d\d-\d\dT/);
+      expect(Date.parse(leftAt ?? '')).toBeGreaterThanOrEqual(before - 1000);
+    }
+    expect((await items.participant(meetingId, 'already-left'))?.left_at).toBe(earlier);
+    expect(await items.participant(meetingId, 'stranger')).toBeUndefined();
+  });
+
+  it('refuses to rejoin on a connection that left', async () => {
+    const meetingId = randomUUID();
+    const { client } = await harness.join({ userId: 'once', meetingId });
+    await client.ok('rtc:leave', { meetingId });
+    expect((await client.request('rtc:join', { meetingId })).code).toBe(ErrorCode.BadRequest);
+  });
+});
+
+describe('meeting ended', () => {
+  it('tells every peer, closes sockets with 4002, releases the placement and answers later joins 40901', async () => {
+    const meetingId = randomUUID();
+    await items.putMeeting(meetingId, { mediaHostId: harness.hostId, assignedAt: new Date().toISOString() });
+    await items.setHostCounters(harness.hostId, 1, 10);
+    await items.putParticipant(meetingId, 'a');
+    const alice = await harness.join({ userId: 'a', meetingId });
+    const producerId = await produceAudio(alice.client, meetingId);
+    const bob = await harness.join({ userId: 'b', meetingId });
+    const { rtpCapabilities } = await bob.client.ok('rtc:getRouterRtpCapabilities', { meetingId });
+    await bob.client.ok('rtc:createTransport', { meetingId, direction: 'recv' });
+    await bob.client.ok('rtc:consume', { meetingId, producerId, rtpCapabilities });
+    const waiting = await harness.connect({ userId: 'c', meetingId });
+
+    const response = await endMeeting(meetingId, 'a', '2026-02-26T16:30:00.000Z');
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ code: 0, message: 'success', data: { peersNotified: 2 } });
+
+    for (const client of [alice.client, bob.client, waiting]) {
+      const ended = await client.waitFor('rtc:meetingEnded');
+      expect(ended.data).toEqual({ meetingId, endedBy: 'a', endedAt: '2026-02-26T16:30:00.000Z' });
+      expect((await client.closed).code).toBe(CloseCode.MeetingEnded);
+    }
+    // no producerClosed/peerLeft noise while the room shuts down
+    expect(bob.client.ofType('rtc:peerLeft')).toEqual([]);
+    expect(harness.host.rooms.get(meetingId)).toBeUndefined();
+
+    const late = await harness.connect({ userId: 'd', meetingId });
+    const refused = await late.request('rtc:join', { meetingId });
+    expect(refused).toMatchObject({ type: 'rtc:error', code: ErrorCode.MeetingEnded, requestType: 'rtc:join' });
+
+    await harness.host.rooms.settled();
+    const meeting = await items.meeting(meetingId);
+    expect(meeting?.mediaHostId).toBeUndefined();
+    expect(meeting?.assignedAt).toBeUndefined();
+    expect((await items.host(harness.hostId))?.assigned).toBe(0);
+    // REQ-002 records the end itself: the host leaves left_at alone
+    await harness.host.leaveRecorder.settled();
+    expect((await items.participant(meetingId, 'a'))?.left_at).toBeUndefined();
+  });
+});
+
+describe('placement release', () => {
+  it('releases an empty meeting after the grace period, only if it still points here', async () => {
+    const meetingId = randomUUID();
+    const foreign = randomUUID();
+    await items.putMeeting(meetingId, { mediaHostId: harness.hostId, assignedAt: new Date().toISOString() });
+    await items.putMeeting(foreign, { mediaHostId: 'another-host', assignedAt: new Date().toISOString() });
+    await items.setHostCounters(harness.hostId, 2, 10);
+    for (const id of [meetingId, foreign]) {
+      const { client } = await harness.join({ userId: `u-${id}`, meetingId: id });
+      await client.ok('rtc:leave', { meetingId: id });
+    }
+    await until(async () => (await items.meeting(meetingId))?.mediaHostId === undefined, 'release');
+    await harness.host.rooms.settled();
+    expect((await items.meeting(foreign))?.mediaHostId).toBe('another-host');
+    expect((await items.host(harness.hostId))?.assigned).toBe(1);
+  });
+});
+
+describe('heartbeat', () => {
+  it('refreshes heartbeatAt, load and TTL without touching assigned or capacity, and re-registers', async () => {
+    const stores = createMediaHostStores(
+      { region: harness.tables.region, endpoint: harness.tables.endpoint },
+      harness.tables.names,
+    );
+    let now = 1_800_000_000_000;
+    const hostId = `hb-${randomUUID()}`;
+    const heartbeat = new HostHeartbeat({
+      store: stores.hosts,
+      registration: {
+        hostId,
+        signalingUrl: 'wss://h',
+        adminUrl: 'https://h',
+        region: 'r',
+        zone: 'z',
+        capacity: 5,
+        startedAt: 'x',
+      },
+      status: () => 'ACTIVE',
+      load: async () => ({ rooms: 1, peers: 2, producers: 3, consumers: 4, workerCpu: 0.5 }),
+      intervalMs: 60_000,
+      clock: { now: () => now },
+      logger: silentLogger,
+    });
+    await heartbeat.start();
+    await items.setHostCounters(hostId, 3, 99);
+    now += 5_000;
+    await heartbeat.beat();
+    const item = await items.host(hostId);
+    expect(item).toMatchObject({
+      assigned: 3,
+      capacity: 99,
+      heartbeatAt: now,
+      expiresAt: Math.floor(now / 1000) + 60,
+      status: 'ACTIVE',
+      load: { rooms: 1, peers: 2, producers: 3, consumers: 4, workerCpu: 0.5 },
+    });
+    await items.deleteHost(hostId);
+    await heartbeat.beat();
+    expect(await items.host(hostId)).toMatchObject({ assigned: 0, signalingUrl: 'wss://h', heartbeatAt: now });
+    await heartbeat.stop();
+    stores.destroy();
+  });
+});
+
+describe('drain', () => {
+  it('marks the host DRAINING, waits for rooms to empty, then closes', async () => {
+    const local = await startHarness();
+    const meetingId = randomUUID();
+    const { client } = await local.join({ userId: 'stayer', meetingId });
+    const draining = drain(local.host, 60_000);
+    await until(() => local.host.draining, 'draining');
+    expect((await fetch(`${local.httpUrl}/readyz`)).status).toBe(503);
+    await until(async () => (await local.stores.hosts.get(local.hostId))?.status === 'DRAINING', 'DRAINING');
+    await client.ok('rtc:leave', { meetingId });
+    expect(await draining).toBe('empty');
+    await local.close();
+  });
+
+  it('closes the remaining peers with 4004 at the deadline', async () => {
+    const local = await startHarness();
+    const meetingId = randomUUID();
+    const { client } = await local.join({ userId: 'stayer', meetingId });
+    expect(await drain(local.host, 10)).toBe('deadline');
+    expect((await client.closed).code).toBe(CloseCode.HostShutdown);
+    expect(local.host.rooms.rooms.size).toBe(0);
+    await local.close();
+  });
+});

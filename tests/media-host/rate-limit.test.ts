@@ -1,0 +1,153 @@
+// The per-user token bucket, first on its own with a manual clock, then
+// through real sockets with the host's clock stopped (no refill), so the
+// counts are exact.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultRateLimitSettings, UserRateLimiter } from '../../media-host/rate-limit.js';
+import { ErrorCode } from '../../shared/errors.js';
+import { CloseCode } from '../../shared/protocol/signalling.js';
+import type { ReceivedMessage, TestClient } from './support/client.js';
+import { type Harness, ManualClock, startHarness } from './support/harness.js';
+import {
+  type Capabilities,
+  clientDtlsParameters,
+  opusRtpParameters,
+  vp8SimulcastRtpParameters,
+} from './support/media.js';
+
+describe('UserRateLimiter', () => {
+  it('allows the burst, refills at 10/s, and calls > 100 drops in 10 s abuse', () => {
+    const clock = new ManualClock(0);
+    const limiter = new UserRateLimiter(defaultRateLimitSettings, clock);
+    const take = (n: number) => Array.from({ length: n }, () => limiter.take('u'));
+    expect(take(50).every((d) => d === 'allow')).toBe(true);
+    expect(limiter.take('u')).toBe('drop');
+    expect(limiter.take('other')).toBe('allow');
+    clock.advance(1000);
+    expect(take(10).every((d) => d === 'allow')).toBe(true);
+    expect(limiter.take('u')).toBe('drop');
+    // 2 drops so far; 99 more stay under the threshold, the 102nd is abuse
+    expect(take(98).every((d) => d === 'drop')).toBe(true);
+    expect(limiter.take('u')).toBe('abuse');
+    // drops older than the window no longer count
+    clock.advance(10_001);
+    expect(limiter.take('u')).toBe('allow');
+  });
+
+  it('forgets idle users once their bucket is full again', () => {
+    const clock = new ManualClock(0);
+    const limiter = new UserRateLimiter(defaultRateLimitSettings, clock);
+    limiter.take('a');
+    limiter.take('b');
+    expect(limiter.trackedUsers).toBe(2);
+    clock.advance(61_000);
+    limiter.take('c');
+    expect(limiter.trackedUsers).toBe(1);
+  });
+});
+
+describe('through the host (clock stopped)', () => {
+  let harness: Harness;
+
+  beforeAll(async () => {
+    harness = await startHarness({ clock: new ManualClock() });
+  });
+
+  afterAll(async () => {
+    await harness?.close();
+  });
+
+  /** Sends n requests back to back and collects every reply. */
+  function flood(client: TestClient, meetingId: string, n: number, prefix: string): Promise<ReceivedMessage[]> {
+    const replies = Array.from({ length: n }, (_, i) => client.waitFor((m) => m.requestId === `${prefix}${i}`, false));
+    for (let i = 0; i < n; i++) {
+      client.sendRaw(
+        JSON.stringify({ type: 'rtc:getRouterRtpCapabilities', data: { meetingId }, requestId: `${prefix}${i}` }),
+      );
+    }
+    return Promise.all(replies);
+  }
+
+  it('throttles a flood with 42901 while another user is still served, and closes abuse with 1008', async () => {
+    const meetingId = randomUUID();
+    const flooder = await harness.connect({ userId: 'flooder', meetingId });
+    const bystander = await harness.connect({ userId: 'bystander', meetingId });
+
+    const replies = await flood(flooder, meetingId, 80, 'f');
+    const ok = replies.filter((r) => r.type === 'rtc:routerRtpCapabilities');
+    const limited = replies.filter((r) => r.type === 'rtc:error');
+    expect(ok).toHaveLength(50);
+    expect(limited).toHaveLength(30);
+    expect(limited[0]).toMatchObject({ code: ErrorCode.RateLimited, requestType: 'rtc:getRouterRtpCapabilities' });
+
+    expect((await bystander.request('rtc:join', { meetingId })).type).toBe('rtc:joined');
+
+    // 30 drops so far; 71 more exceed 100 within the window: closed with 1008
+    for (let i = 0; i < 71; i++) {
+      flooder.sendRaw(JSON.stringify({ type: 'rtc:getRouterRtpCapabilities', data: { meetingId } }));
+    }
+    expect((await flooder.closed).code).toBe(CloseCode.PolicyViolation);
+    expect((await bystander.request('rtc:getRouterRtpCapabilities', { meetingId })).type).toBe(
+      'rtc:routerRtpCapabilities',
+    );
+    const metrics = await (await fetch(`${harness.httpUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^rtc_rate_limit_drops_total 101$/m);
+  });
+
+  it('sums a user across connections', async () => {
+    const meetingId = randomUUID();
+    const tab1 = await harness.connect({ userId: 'two-sockets', meetingId });
+    const tab2 = await harness.connect({ userId: 'two-sockets', meetingId });
+    const [first, second] = await Promise.all([flood(tab1, meetingId, 30, 'a'), flood(tab2, meetingId, 30, 'b')]);
+    const okCount = [...(first ?? []), ...(second ?? [])].filter((r) => r.type !== 'rtc:error').length;
+    expect(okCount).toBe(50);
+  });
+
+  it('never limits a peer joining a meeting of 10 (about 44 messages in its first second)', async () => {
+    const meetingId = randomUUID();
+    const caps = harness.host.pool.routerRtpCapabilities as unknown as Capabilities;
+    for (let i = 0; i < 9; i++) {
+      const { client } = await harness.join({ userId: `member-${i}`, meetingId });
+      const send = await client.ok('rtc:createTransport', { meetingId, direction: 'send' });
+      for (const [kind, rtpParameters] of [
+        ['audio', opusRtpParameters(caps)],
+        ['video', vp8SimulcastRtpParameters(caps)],
+      ] as const) {
+        await client.ok('rtc:produce', { meetingId, transportId: send.transportId, kind, rtpParameters });
+      }
+    }
+    const newcomer = await harness.connect({ userId: 'newcomer', meetingId });
+    const replies: ReceivedMessage[] = [];
+    const call = async (type: string, data: Record<string, unknown>) => {
+      const reply = await newcomer.request(type, { meetingId, ...data });
+      replies.push(reply);
+      return reply.data ?? {};
+    };
+    const joined = await call('rtc:join', {});
+    const { rtpCapabilities } = await call('rtc:getRouterRtpCapabilities', {});
+    const send = await call('rtc:createTransport', { direction: 'send' });
+    const recv = await call('rtc:createTransport', { direction: 'recv' });
+    await call('rtc:connectTransport', { transportId: send.transportId, dtlsParameters: clientDtlsParameters });
+    await call('rtc:connectTransport', { transportId: recv.transportId, dtlsParameters: clientDtlsParameters });
+    await call('rtc:produce', {
+      transportId: send.transportId,
+      kind: 'audio',
+      rtpParameters: opusRtpParameters(rtpCapabilities as Capabilities),
+    });
+    await call('rtc:produce', {
+      transportId: send.transportId,
+      kind: 'video',
+      rtpParameters: vp8SimulcastRtpParameters(rtpCapabilities as Capabilities),
+    });
+    const producers = (joined.peers as { producers: { id: string }[] }[]).flatMap((peer) => peer.producers);
+    expect(producers).toHaveLength(18);
+    await Promise.all(
+      producers.map(async (producer) => {
+        const consumed = await call('rtc:consume', { producerId: producer.id, rtpCapabilities });
+        await call('rtc:resumeConsumer', { consumerId: consumed.consumerId });
+      }),
+    );
+    expect(replies).toHaveLength(44);
+    expect(replies.filter((r) => r.type === 'rtc:error')).toEqual([]);
+  });
+});

@@ -1,0 +1,156 @@
+// Small pieces on their own: configuration, throttling retry, store results
+// against DynamoDB Local.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError, loadMediaHostConfig } from '../../media-host/config.js';
+import { LeaveRecorder } from '../../media-host/leave-recorder.js';
+import { retryOnThrottling } from '../../media-host/store/dynamo-client.js';
+import { createMediaHostStores, type MediaHostStores } from '../../media-host/store/index.js';
+import { silentLogger } from '../../shared/logger.js';
+import { parseJsonSafely } from '../../shared/protocol/signalling.js';
+import { createTestTables, type TestTables } from '../support/dynamo.js';
+import { tableItems } from './support/items.js';
+
+const PEM = '-----BEGIN PUBLIC KEY-----\\nMFkw\\n-----END PUBLIC KEY-----';
+
+describe('loadMediaHostConfig', () => {
+  it('applies the documented defaults', () => {
+    const config = loadMediaHostConfig({ CONTROL_PUBLIC_KEY: PEM, AWS_REGION: 'eu-west-1' });
+    expect(config).toMatchObject({
+      listenHost: '0.0.0.0',
+      port: 8090,
+      publicSignalingUrl: 'ws://127.0.0.1:8090',
+      adminUrl: 'http://127.0.0.1:8090',
+      rtc: { listenIp: '0.0.0.0', announcedAddress: '127.0.0.1', portBase: 40000 },
+      controlIssuer: 'rtc-control-plane',
+      allowedOrigins: [],
+      aws: { region: 'eu-west-1' },
+      capacityMeetings: 100,
+      hostRegion: 'eu-west-1',
+      drainDeadlineMs: 600_000,
+      heartbeatIntervalMs: 5_000,
+    });
+    expect(config.controlPublicKeyPem).toBe('-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----');
+    expect(config.numWorkers).toBeGreaterThanOrEqual(1);
+  });
+
+  it('reads every variable and rejects bad values', () => {
+    const config = loadMediaHostConfig({
+      CONTROL_PUBLIC_KEY: PEM,
+      HOST_ID: 'h1',
+      PORT: '9000',
+      RTC_PORT_BASE: '50000',
+      NUM_WORKERS: '3',
+      ALLOWED_ORIGINS: 'https://a.example, https://b.example',
+      DYNAMODB_ENDPOINT: 'http://127.0.0.1:8000',
+      TABLE_MEETINGS: 'm',
+      TABLE_HOSTS: 'h',
+      HOST_ZONE: 'z1',
+      LOG_LEVEL: 'debug',
+    });
+    expect(config).toMatchObject({
+      hostId: 'h1',
+      port: 9000,
+      rtc: { portBase: 50000 },
+      numWorkers: 3,
+      allowedOrigins: ['https://a.example', 'https://b.example'],
+      aws: { endpoint: 'http://127.0.0.1:8000' },
+      tables: { meetings: 'm', hosts: 'h' },
+      hostZone: 'z1',
+      logLevel: 'debug',
+    });
+    expect(() => loadMediaHostConfig({})).toThrow(ConfigError);
+    expect(() => loadMediaHostConfig({ CONTROL_PUBLIC_KEY: PEM, NUM_WORKERS: '0' })).toThrow(ConfigError);
+    expect(() => loadMediaHostConfig({ CONTROL_PUBLIC_KEY: PEM, PORT: 'x' })).toThrow(ConfigError);
+    expect(() => loadMediaHostConfig({ CONTROL_PUBLIC_KEY: PEM, LOG_LEVEL: 'loud' })).toThrow(ConfigError);
+  });
+});
+
+describe('parseJsonSafely', () => {
+  it('drops prototype keys, spelled plainly, spaced or \\u-escaped, and keeps look-alike values', () => {
+    const parse = (text: string) => parseJsonSafely(text) as Record<string, unknown>;
+    expect(parse('{"__proto__":{"a":1},"b":2}')).toEqual({ b: 2 });
+    expect(parse('{"\\u005f_proto__":{"a":1},"c":3}')).toEqual({ c: 3 });
+    expect(parse('{"x":{"constructor" :{"prototype":{"p":1}}}}')).toEqual({ x: {} });
+    expect(parse('{"s":"constructor","t":"\\"prototype\\":"}')).toEqual({ s: 'constructor', t: '"prototype":' });
+    expect(({} as Record<string, unknown>).a).toBeUndefined();
+  });
+});
+
+describe('retryOnThrottling', () => {
+  const throttle = () => Object.assign(new Error('slow down'), { name: 'ProvisionedThroughputExceededException' });
+
+  it('retries throttling with growing delays, then succeeds', async () => {
+    const delays: number[] = [];
+    let calls = 0;
+    const result = await retryOnThrottling(
+      async () => {
+        calls++;
+        if (calls < 4) throw throttle();
+        return 'done';
+      },
+      { attempts: 6, baseDelayMs: 100, maxDelayMs: 250, sleep: async (ms) => void delays.push(ms), random: () => 1 },
+    );
+    expect(result).toBe('done');
+    expect(delays).toEqual([100, 200, 250]);
+  });
+
+  it('gives up after the attempts and never retries other errors', async () => {
+    let calls = 0;
+    const options = { attempts: 3, baseDelayMs: 1, maxDelayMs: 1, sleep: async () => {} };
+    await expect(
+      retryOnThrottling(async () => {
+        calls++;
+        throw throttle();
+      }, options),
+    ).rejects.toThrow('slow down');
+    expect(calls).toBe(3);
+    calls = 0;
+    await expect(
+      retryOnThrottling(async () => {
+        calls++;
+        throw new Error('boom');
+      }, options),
+    ).rejects.toThrow('boom');
+    expect(calls).toBe(1);
+  });
+});
+
+describe('stores on DynamoDB Local', () => {
+  let tables: TestTables;
+  let stores: MediaHostStores;
+
+  beforeAll(async () => {
+    tables = await createTestTables();
+    stores = createMediaHostStores({ region: tables.region, endpoint: tables.endpoint }, tables.names);
+  });
+
+  afterAll(() => stores?.destroy());
+
+  it('records a jti once', async () => {
+    const jti = randomUUID();
+    expect(await stores.usedTokens.markUsed(jti, Math.floor(Date.now() / 1000) + 60)).toBe(true);
+    expect(await stores.usedTokens.markUsed(jti, Math.floor(Date.now() / 1000) + 60)).toBe(false);
+  });
+
+  it('sets left_at only on an existing participant without one, off the caller path', async () => {
+    const items = tableItems(tables);
+    const meetingId = randomUUID();
+    await items.putParticipant(meetingId, 'p');
+    expect(await stores.participants.markLeft(meetingId, 'p', '2026-01-01T00:00:00.000Z')).toBe('updated');
+    expect(await stores.participants.markLeft(meetingId, 'p', '2026-02-02T00:00:00.000Z')).toBe('unchanged');
+    expect(await stores.participants.markLeft(meetingId, 'ghost', '2026-01-01T00:00:00.000Z')).toBe('unchanged');
+    expect((await items.participant(meetingId, 'p'))?.left_at).toBe('2026-01-01T00:00:00.000Z');
+    expect(await items.participant(meetingId, 'ghost')).toBeUndefined();
+
+    // the recorder never throws into the caller, even when the store fails
+    const failing = new LeaveRecorder(
+      { markLeft: () => Promise.reject(new Error('dynamo down')) },
+      { now: () => 0 },
+      silentLogger,
+    );
+    expect(() => failing.record(meetingId, 'p')).not.toThrow();
+    await failing.settled();
+    items.destroy();
+  });
+});
