@@ -1,20 +1,10 @@
 // The installed worker runs: a WebRtcServer, a router with the codecs the
 // media host uses, and a WebRtcTransport on that server.
-import * as mediasoup from 'mediasoup';
-import type { types } from 'mediasoup';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-const mediaCodecs: types.RtpCodecCapability[] = [
-  { kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2 },
-  { kind: 'video', mimeType: 'video/VP8', clockRate: 90000 },
-  { kind: 'video', mimeType: 'video/VP9', clockRate: 90000, parameters: { 'profile-id': 0 } },
-  {
-    kind: 'video',
-    mimeType: 'video/H264',
-    clockRate: 90000,
-    parameters: { 'packetization-mode': 1, 'profile-level-id': '42e01f', 'level-asymmetry-allowed': 1 },
-  },
-];
+import type { types } from 'mediasoup';
+import * as mediasoup from 'mediasoup';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mediaCodecs } from '../../media-host/media-settings.js';
 
 describe('mediasoup worker install', () => {
   let worker: types.Worker;
@@ -29,7 +19,7 @@ describe('mediasoup worker install', () => {
     expect(worker.pid).toBeGreaterThan(0);
   });
 
-  it('creates a WebRtcServer, a router with opus/VP8/VP9/H264 and a WebRtcTransport', async () => {
+  it('creates a WebRtcServer, a router with the media-host codecs (opus, VP8, VP9, H264) and a WebRtcTransport', async () => {
     const webRtcServer = await worker.createWebRtcServer({
       listenInfos: [
         { protocol: 'udp', ip: '127.0.0.1', port: 0 },
@@ -39,6 +29,10 @@ describe('mediasoup worker install', () => {
     const router = await worker.createRouter({ mediaCodecs });
     const mimeTypes = router.rtpCapabilities.codecs?.map((codec) => codec.mimeType) ?? [];
     expect(mimeTypes).toEqual(expect.arrayContaining(['audio/opus', 'video/VP8', 'video/VP9', 'video/H264']));
+    const h264ProfileLevelIds = router.rtpCapabilities.codecs
+      ?.filter((codec) => codec.mimeType === 'video/H264')
+      .map((codec) => codec.parameters?.['profile-level-id']);
+    expect(h264ProfileLevelIds).toEqual(expect.arrayContaining(['42e01f', '4d001f']));
 
     const transport = await router.createWebRtcTransport({ webRtcServer });
     expect(transport.iceCandidates.map((c) => c.protocol).sort()).toEqual(['tcp', 'udp']);

@@ -6,8 +6,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
-import * as mediasoup from 'mediasoup';
 import type { types } from 'mediasoup';
+import * as mediasoup from 'mediasoup';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type WebSocket, WebSocketServer } from 'ws';
@@ -65,11 +65,19 @@ describe('worker DTLS handshake with real Chromium', () => {
           if (type === 'createTransport') {
             const t = await router.createWebRtcTransport({ webRtcServer });
             transports.set(t.id, t);
-            out = { id: t.id, iceParameters: t.iceParameters, iceCandidates: t.iceCandidates, dtlsParameters: t.dtlsParameters };
+            out = {
+              id: t.id,
+              iceParameters: t.iceParameters,
+              iceCandidates: t.iceCandidates,
+              dtlsParameters: t.dtlsParameters,
+            };
           }
-          if (type === 'connect') await transports.get(data.transportId)!.connect({ dtlsParameters: data.dtlsParameters });
+          if (type === 'connect')
+            await transports.get(data.transportId)!.connect({ dtlsParameters: data.dtlsParameters });
           if (type === 'produce') {
-            const p = await transports.get(data.transportId)!.produce({ kind: data.kind, rtpParameters: data.rtpParameters });
+            const p = await transports
+              .get(data.transportId)!
+              .produce({ kind: data.kind, rtpParameters: data.rtpParameters });
             producers.push(p);
             out = { id: p.id };
           }
