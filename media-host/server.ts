@@ -15,6 +15,7 @@ import {
   type Envelope,
   endMeetingNoticeSchema,
   SIGNALLING_PATH,
+  SIGNALLING_SUBPROTOCOL,
   SIGNALLING_TOKEN_PARAM,
 } from '../shared/protocol/http.js';
 import { CloseCode, MAX_FRAME_BYTES, parseJsonSafely } from '../shared/protocol/signalling.js';
@@ -72,8 +73,6 @@ export interface MediaHost {
   close(): Promise<void>;
 }
 
-/** Sec-WebSocket-Protocol value the host echoes when a client passes its token as a subprotocol. */
-export const SIGNALLING_SUBPROTOCOL = 'rtc-signalling';
 const JWT_SHAPE = /^[\w-]+\.[\w-]+\.[\w-]*$/;
 const MAX_ADMIN_BODY_BYTES = 4096;
 

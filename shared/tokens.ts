@@ -4,7 +4,7 @@
 //   access      REQ-001's user access token (control plane verifies it)
 //   media-join  control plane -> media host: one-time, <= 60 s, bound to host/meeting/user
 //   service     control plane -> media host admin calls (ending a meeting)
-import { type CryptoKey, type JWTVerifyGetKey, type KeyObject, SignJWT, errors as joseErrors, jwtVerify } from 'jose';
+import { type CryptoKey, type JWTVerifyGetKey, errors as joseErrors, jwtVerify, type KeyObject, SignJWT } from 'jose';
 import { z } from 'zod';
 import { AppError, ErrorCode } from './errors.js';
 
@@ -71,10 +71,18 @@ export interface SignOptions {
   kid?: string;
 }
 
-export async function signToken<K extends TokenKind>(kind: K, body: TokenBody<K>, options: SignOptions): Promise<string> {
+export async function signToken<K extends TokenKind>(
+  kind: K,
+  body: TokenBody<K>,
+  options: SignOptions,
+): Promise<string> {
   const nowSeconds = Math.floor(options.nowMs / 1000);
   return new SignJWT({ ...body })
-    .setProtectedHeader({ alg: options.alg, typ: TOKEN_TYPE_HEADER[kind], ...(options.kid ? { kid: options.kid } : {}) })
+    .setProtectedHeader({
+      alg: options.alg,
+      typ: TOKEN_TYPE_HEADER[kind],
+      ...(options.kid ? { kid: options.kid } : {}),
+    })
     .setIssuer(options.issuer)
     .setAudience(options.audience)
     .setIssuedAt(nowSeconds)

@@ -87,3 +87,8 @@ export function endMeetingPath(meetingId: string): string {
 export const SIGNALLING_PATH = '/ws';
 /** Query parameter of the signalling URL that carries the join token. */
 export const SIGNALLING_TOKEN_PARAM = 'token';
+/**
+ * WebSocket subprotocol a client may offer together with the join token
+ * (`new WebSocket(url, [SIGNALLING_SUBPROTOCOL, token])`) instead of `?token=`.
+ */
+export const SIGNALLING_SUBPROTOCOL = 'rtc-signalling';

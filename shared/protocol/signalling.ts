@@ -84,7 +84,12 @@ export type RtpParameters = z.infer<typeof rtpParametersSchema>;
 export const dtlsParametersSchema = z.object({
   role: z.enum(['auto', 'client', 'server']).optional(),
   fingerprints: z
-    .array(z.object({ algorithm: z.enum(['sha-1', 'sha-224', 'sha-256', 'sha-384', 'sha-512']), value: z.string().max(256) }))
+    .array(
+      z.object({
+        algorithm: z.enum(['sha-1', 'sha-224', 'sha-256', 'sha-384', 'sha-512']),
+        value: z.string().max(256),
+      }),
+    )
     .min(1)
     .max(8),
 });
@@ -104,10 +109,7 @@ function request<T extends string, D extends z.ZodType>(type: T, data: D) {
 export const requestSchemas = {
   'rtc:join': request('rtc:join', z.object({ meetingId })),
   'rtc:getRouterRtpCapabilities': request('rtc:getRouterRtpCapabilities', z.object({ meetingId })),
-  'rtc:createTransport': request(
-    'rtc:createTransport',
-    z.object({ meetingId, direction: z.enum(['send', 'recv']) }),
-  ),
+  'rtc:createTransport': request('rtc:createTransport', z.object({ meetingId, direction: z.enum(['send', 'recv']) })),
   'rtc:connectTransport': request(
     'rtc:connectTransport',
     z.object({ meetingId, transportId: id, dtlsParameters: dtlsParametersSchema }),
@@ -197,7 +199,11 @@ export const responseDataSchemas = {
   'rtc:transportCreated': z.object({
     transportId: id,
     direction: z.enum(['send', 'recv']),
-    iceParameters: z.looseObject({ usernameFragment: z.string(), password: z.string(), iceLite: z.boolean().optional() }),
+    iceParameters: z.looseObject({
+      usernameFragment: z.string(),
+      password: z.string(),
+      iceLite: z.boolean().optional(),
+    }),
     iceCandidates: z.array(iceCandidate),
     dtlsParameters: dtlsParametersSchema,
   }),

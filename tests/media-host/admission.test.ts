@@ -3,9 +3,8 @@
 import { randomUUID } from 'node:crypto';
 import { generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SIGNALLING_SUBPROTOCOL } from '../../media-host/server.js';
 import { ErrorCode } from '../../shared/errors.js';
-import { endMeetingPath, SIGNALLING_PATH } from '../../shared/protocol/http.js';
+import { endMeetingPath, SIGNALLING_PATH, SIGNALLING_SUBPROTOCOL } from '../../shared/protocol/http.js';
 import { signToken } from '../../shared/tokens.js';
 import { TestClient, UpgradeRefused } from './support/client.js';
 import { CONTROL_ISSUER, type Harness, startHarness } from './support/harness.js';
