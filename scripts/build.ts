@@ -11,7 +11,8 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = path.join(ROOT, 'dist');
 
 // ESM bundles for Node still meet CommonJS dependencies that call require().
-const requireShim = "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);";
+const requireShim =
+  "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);";
 
 export async function buildLambda(outfile = path.join(dist, 'control/lambda.mjs')): Promise<string> {
   // the same settings the control-plane benchmark measures

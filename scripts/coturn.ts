@@ -1,13 +1,14 @@
 // Runs Debian's coturn (`turnserver`) on a free loopback port with the TURN
 // REST scheme (`use-auth-secret`), the shared peer deny-list and no TLS/CLI.
 // Used by the TURN tests and the local stack.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { coturnPeerPolicyLines } from '../shared/turn-policy.js';
+import { spawnOwned } from './child-processes.js';
 
 export interface CoturnOptions {
   /** shared with the control plane (TURN_SECRET) */
@@ -95,7 +96,7 @@ export async function startCoturn(options: CoturnOptions): Promise<Coturn> {
   const configFile = path.join(dir, 'turnserver.conf');
   writeFileSync(configFile, configText(options, port, dir), { mode: 0o600 });
 
-  const child: ChildProcess = spawn(options.binary ?? '/usr/bin/turnserver', ['-c', configFile], {
+  const child: ChildProcess = spawnOwned(options.binary ?? '/usr/bin/turnserver', ['-c', configFile], {
     stdio: ['ignore', options.logToStdout ? 'inherit' : 'ignore', 'pipe'],
   });
   let stderr = '';

@@ -1,12 +1,13 @@
 // Runs AWS's DynamoDB Local (shipped in the npm package amplify-dynamodb-simulator)
 // with the machine's Java, on a free loopback port. Used by the local stack and
 // by vitest's global setup.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { type ChildProcess, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { spawnOwned } from './child-processes.js';
 
 export interface DynamoDbLocal {
   endpoint: string;
@@ -72,8 +73,9 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   checkPrerequisites();
   const dir = emulatorDir();
   const port = options.port ?? (await freePort());
+  if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
   const storage = options.dataDir ? ['-dbPath', path.resolve(options.dataDir)] : ['-inMemory'];
-  const child = spawn(
+  const child = spawnOwned(
     'java',
     [
       '-Xmx512m',

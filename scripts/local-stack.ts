@@ -3,7 +3,7 @@
 // page. `npm start` runs this file; the e2e tests and benchmarks import
 // startLocalStack(). Keys and secrets are generated per run and passed to the
 // children through their environment, never printed.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -12,6 +12,7 @@ import { exportPKCS8, exportSPKI, generateKeyPair } from 'jose';
 import { createDocumentClient } from '../control/store/dynamo-client.js';
 import { ensureTables } from '../control/store/table-admin.js';
 import type { TableNames } from '../shared/tables.js';
+import { spawnOwned } from './child-processes.js';
 import { freePort, startDynamoDbLocal } from './dynamodb-local.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -53,7 +54,7 @@ interface Child {
 }
 
 function spawnTs(name: string, entry: string, env: Record<string, string>, onLog: LocalStackOptions['onLog']): Child {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+  const child = spawnOwned(process.execPath, ['--import', 'tsx', entry], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -151,6 +152,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       TABLE_HOSTS: tables.hosts,
       CONTROL_ISSUER: 'rtc-control-plane',
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+      // Node 20 is this project's runtime; the SDK's upgrade notice is known (see README)
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     };
 
     const mediaHost = spawnTs(
