@@ -153,11 +153,16 @@ export function createApp(deps: ControlDeps): Hono<ControlEnv> {
     return meeting;
   }
 
-  /** 40401, then 41001, then 40301 for a caller who never joined or has left. */
+  /**
+   * 40401, then 41001, then 40301 for a caller who never joined or has left.
+   * Strongly consistent: a client calls this right after POST /join, and the
+   * meeting read here is placement's fast path (an eventually consistent read
+   * could miss the join or return a host the meeting has since moved off).
+   */
   async function requireActiveParticipant(meetingId: string, userId: string) {
     const [meeting, participant] = await Promise.all([
-      store.getMeeting(meetingId),
-      store.getParticipant(meetingId, userId),
+      store.getMeeting(meetingId, { consistent: true }),
+      store.getParticipant(meetingId, userId, { consistent: true }),
     ]);
     if (!meeting) throw new AppError(ErrorCode.MeetingNotFound);
     if (meeting.status === 'ENDED') throw new AppError(ErrorCode.MeetingGone);

@@ -1,7 +1,9 @@
 // Tells the media host serving a meeting that it has ended, so every peer
 // gets rtc:meetingEnded. Each attempt carries a fresh short-lived service
-// token (ES256, aud = the host's id). Network errors, timeouts, 5xx, 408 and
-// 429 are retried with backoff; other answers are final.
+// token (ES256, aud = the host's id, meetingId = the meeting in the path, new
+// jti): the host treats service tokens as single use, so a retry must never
+// resend one. Network errors, timeouts, 5xx, 408 and 429 are retried with
+// backoff; other answers are final.
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../shared/clock.js';
 import type { Logger } from '../shared/logger.js';
@@ -58,9 +60,10 @@ export function createMediaHostNotifier(options: MediaHostNotifierOptions): Medi
       for (let attempt = 1; attempt <= maxAttempts; attempt++) {
         if (attempt > 1) await sleep(backoffMs * 2 ** (attempt - 2));
         try {
+          // minted per attempt: a timed-out attempt may still have reached the host and used its jti
           const token = await signToken(
             'service',
-            { sub: 'control-plane', scope: 'meetings:end', jti: randomUUID() },
+            { sub: 'control-plane', scope: 'meetings:end', meetingId, jti: randomUUID() },
             {
               key: options.signingKey,
               alg: 'ES256',

@@ -16,7 +16,7 @@ import type { Clock } from '../shared/clock.js';
 import { AppError, ErrorCode } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { HostItem, MeetingItem } from '../shared/tables.js';
-import type { ControlStore } from './store/control-store.js';
+import type { ControlStore, WriteResult } from './store/control-store.js';
 
 export interface PlacementOptions {
   store: ControlStore;
@@ -92,7 +92,10 @@ export function chooseHostUnderContention(
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export interface PlacementService {
-  /** the live host serving the meeting, placing or re-placing it when needed */
+  /**
+   * The live host serving the meeting, placing or re-placing it when needed.
+   * `knownMeeting`, if given, must come from a strongly consistent read.
+   */
   placeMeeting(meetingId: string, knownMeeting?: MeetingItem): Promise<Placement>;
 }
 
@@ -101,6 +104,15 @@ export function createPlacementService(options: PlacementOptions): PlacementServ
   const maxAttempts = options.maxAttempts ?? 40;
   const sleep = options.sleep ?? defaultSleep;
   const random = options.random ?? Math.random;
+
+  /** best effort: a failure is logged (the host keeps one slot too many), never thrown */
+  async function giveBackReservation(hostId: string, meetingId: string, reason: string): Promise<void> {
+    try {
+      await store.releaseHostReservation(hostId);
+    } catch (error) {
+      logger.error('could not give back a host reservation', { meetingId, hostId, reason, error });
+    }
+  }
 
   return {
     async placeMeeting(meetingId, knownMeeting) {
@@ -138,15 +150,23 @@ export function createPlacementService(options: PlacementOptions): PlacementServ
         }
 
         const assignedAt = new Date(nowMs).toISOString();
-        const assignment = await store.assignMeeting(meetingId, candidate.hostId, previousHostId, assignedAt);
+        let assignment: WriteResult;
+        try {
+          assignment = await store.assignMeeting(meetingId, candidate.hostId, previousHostId, assignedAt);
+        } catch (error) {
+          // throttling, network: the slot must not stay reserved for nothing
+          await giveBackReservation(candidate.hostId, meetingId, 'assignment failed');
+          throw error;
+        }
         if (!assignment.ok) {
-          await store.releaseHostReservation(candidate.hostId);
+          await giveBackReservation(candidate.hostId, meetingId, 'lost the assignment');
           continue;
         }
         if (previousHostId) {
           // the old host can no longer release this meeting (its release is
-          // conditional on still being assigned), so give its slot back here
-          await store.releaseHostReservation(previousHostId);
+          // conditional on still being assigned), so give its slot back here;
+          // the meeting has moved either way, so a failure only costs a slot
+          await giveBackReservation(previousHostId, meetingId, 'reassigned away');
           logger.info('meeting reassigned', { meetingId, fromHostId: previousHostId, toHostId: candidate.hostId });
         } else {
           logger.info('meeting placed', { meetingId, hostId: candidate.hostId });

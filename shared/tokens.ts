@@ -44,6 +44,8 @@ export const tokenClaimSchemas = {
     sub: z.string().min(1).max(128),
     scope: z.literal('meetings:end'),
     jti: z.string().min(8).max(128),
+    /** when present, the token may only end this meeting */
+    meetingId: z.string().min(1).max(128).optional(),
   }),
 } as const;
 

@@ -3,6 +3,9 @@
 //      against DynamoDB Local (target p99 <= 10 ms);
 //   2. minified size of the Lambda bundle (target <= 300 KB);
 //   3. cold init of the bundle in a fresh Node process (target <= 150 ms).
+// 2 and 3 are measured for the bundle `npm run build` ships (scripts/build.ts
+// buildLambda: AWS SDK external, the Lambda runtime provides it) and, for
+// comparison, for the same bundle with the SDK bundled in.
 // Run: npx tsx bench/control-plane/run.ts [--requests 3000]
 import { execFileSync } from 'node:child_process';
 import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
@@ -18,6 +21,7 @@ import { lambdaBundleOptions } from '../../control/lambda-bundle.js';
 import { createDynamoControlStore } from '../../control/store/control-store.js';
 import { createDocumentClient } from '../../control/store/dynamo-client.js';
 import { ensureTables } from '../../control/store/table-admin.js';
+import { buildLambda } from '../../scripts/build.js';
 import { startDynamoDbLocal } from '../../scripts/dynamodb-local.js';
 import { systemClock } from '../../shared/clock.js';
 import { silentLogger } from '../../shared/logger.js';
@@ -140,10 +144,29 @@ async function measureWarm(endpoint: string, signingKey: KeyObject): Promise<voi
   client.destroy();
 }
 
-async function bundle(name: string, externalAwsSdk: boolean): Promise<string> {
-  const outfile = path.join(outDir, `${name}.mjs`);
-  await build(lambdaBundleOptions({ entryPoint: path.join(repoRoot, 'control/lambda.ts'), outfile, externalAwsSdk }));
+/** exactly what `npm run build` writes to dist/control/lambda.mjs, written here instead */
+async function buildShippedBundle(): Promise<string> {
+  return buildLambda(path.join(outDir, 'lambda.mjs'));
+}
+
+/** the same bundle with the AWS SDK inside, for comparison */
+async function buildBundleWithSdk(): Promise<string> {
+  const outfile = path.join(outDir, 'lambda-with-sdk.mjs');
+  await build(
+    lambdaBundleOptions({ entryPoint: path.join(repoRoot, 'control/lambda.ts'), outfile, externalAwsSdk: false }),
+  );
   return outfile;
+}
+
+/** AWS SDK packages the bundle imports statically, i.e. loads at cold start from outside the bundle */
+function externalImports(code: string): string[] {
+  const names = new Set<string>();
+  // import statements only (minified: after `;`, `}` or a line start), not strings that mention a package
+  const statement = /(?:^|[;}\n])\s*import\s*(?:[^"';]*?\bfrom\s*)?["']((?:@aws-sdk|@smithy)\/[^"'/]+)["']/g;
+  for (const match of code.matchAll(statement)) {
+    names.add(match[1]!);
+  }
+  return [...names].sort();
 }
 
 const COLD_PROBE = `
@@ -202,23 +225,39 @@ async function main(): Promise<void> {
     TURN_URLS: 'turn:turn.example.com:3478?transport=udp',
     LOG_LEVEL: 'warn',
   };
-  console.log('\nLambda bundle (esbuild: minified, platform node, target node20, esm):');
+  console.log('\nLambda bundle (control/lambda-bundle.ts: esbuild minified, platform node, target node20, esm)');
+  console.log(
+    `cold init = median of ${COLD_RUNS} fresh Node processes: import of the bundle, then init + first request ` +
+      '(GET /healthz), then time from Node start to ready.',
+  );
   const variants = [
-    { label: 'AWS SDK external (Lambda runtime provides it)', name: 'lambda', externalAwsSdk: true },
-    { label: 'everything bundled', name: 'lambda-with-sdk', externalAwsSdk: false },
+    {
+      label: 'DEFAULT, what `npm run build` ships (dist/control/lambda.mjs): AWS SDK external',
+      note: 'in Lambda the runtime provides the SDK; here it loads from node_modules, so cold init includes it',
+      file: await buildShippedBundle(),
+    },
+    {
+      label: 'comparison only: AWS SDK bundled in',
+      note: 'not shipped',
+      file: await buildBundleWithSdk(),
+    },
   ];
   for (const variant of variants) {
-    const file = await bundle(variant.name, variant.externalAwsSdk);
-    const bytes = statSync(file).size;
-    const gzipBytes = gzipSync(readFileSync(file)).length;
-    const cold = measureCold(file, env);
+    const code = readFileSync(variant.file);
+    const cold = measureCold(variant.file, env);
+    const external = externalImports(code.toString('utf8'));
+    console.log(`\n  ${variant.label}`);
+    console.log(`    file         ${path.relative(repoRoot, variant.file)}  (${variant.note})`);
     console.log(
-      `  ${variant.label.padEnd(52)} ${(bytes / 1024).toFixed(1).padStart(7)} KB (gzip ${(gzipBytes / 1024).toFixed(1)} KB)  ` +
-        `cold: import ${cold.importMs.toFixed(1)} ms, import+init+first request ${cold.initMs.toFixed(1)} ms, ` +
-        `node start to ready ${cold.processMs.toFixed(1)} ms (median of ${COLD_RUNS})`,
+      `    size         ${(statSync(variant.file).size / 1024).toFixed(1)} KB minified, ${(gzipSync(code).length / 1024).toFixed(1)} KB gzip`,
+    );
+    console.log(`    SDK imported ${external.length > 0 ? external.join(', ') : 'none (all inside the bundle)'}`);
+    console.log(
+      `    cold init    import ${cold.importMs.toFixed(1)} ms, import+init+first request ${cold.initMs.toFixed(1)} ms, ` +
+        `node start to ready ${cold.processMs.toFixed(1)} ms`,
     );
   }
-  console.log('\ntargets: warm p99 <= 10 ms, bundle <= 300 KB, cold init <= 150 ms');
+  console.log('\ntargets (for the default bundle): warm p99 <= 10 ms, bundle <= 300 KB, cold init <= 150 ms');
 }
 
 await main();

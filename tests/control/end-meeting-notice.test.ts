@@ -1,10 +1,14 @@
 // Ending a meeting tells its media host over real HTTP, with a service token
 // the host verifies with the control plane's public key; failures are retried
-// and never fail the end-meeting reply.
+// and never fail the end-meeting reply. Like the real host, the fake one
+// accepts each service token once (jti) and only for the meeting in its
+// meetingId claim.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createMediaHostNotifier } from '../../control/host-notifier.js';
 import type { AppError } from '../../shared/errors.js';
+import { silentLogger } from '../../shared/logger.js';
 import { endMeetingNoticeSchema, endMeetingPath, type Meeting } from '../../shared/protocol/http.js';
 import { type ServiceTokenClaims, verifyToken } from '../../shared/tokens.js';
 import { CONTROL_ISSUER, type ControlHarness, createHarness, meetingWith } from './helpers.js';
@@ -20,8 +24,9 @@ let h: ControlHarness;
 let server: Server;
 let adminUrl: string;
 let received: Received[] = [];
-/** status codes the fake host answers with, in order; then 200 */
-let script: number[] = [];
+/** what the fake host does with each accepted notice, in order; then 200. 'hang': never answers */
+let script: (number | 'hang')[] = [];
+const usedJtis = new Set<string>();
 
 beforeAll(async () => {
   h = await createHarness();
@@ -34,6 +39,11 @@ beforeAll(async () => {
       const entry: Received = { path: req.url ?? '', body: JSON.parse(raw) };
       received.push(entry);
       const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
+      const refuse = (code: number) => {
+        entry.authError = code;
+        res.writeHead(401, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ code, message: 'bad token', data: null }));
+      };
       try {
         entry.claims = await verifyToken('service', token, {
           key: h.mediaKeys.publicKey,
@@ -44,12 +54,22 @@ beforeAll(async () => {
           maxLifetimeSeconds: 30,
         });
       } catch (error) {
-        entry.authError = (error as AppError).code;
-        res.writeHead(401, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ code: 40101, message: 'bad token', data: null }));
+        refuse((error as AppError).code);
         return;
       }
+      const pathMeetingId = decodeURIComponent(/^\/admin\/meetings\/([^/]+)\/end$/.exec(entry.path)?.[1] ?? '');
+      const { jti, meetingId } = entry.claims;
+      if (usedJtis.has(jti) || (meetingId !== undefined && meetingId !== pathMeetingId)) {
+        refuse(40101);
+        return;
+      }
+      usedJtis.add(jti);
       const status = script.shift() ?? 200;
+      if (status === 'hang') {
+        // the notice arrived (its jti is used) but the answer never comes back
+        setTimeout(() => res.destroy(), 1000);
+        return;
+      }
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(status === 200 ? { code: 0, message: 'success', data: { peersNotified: 2 } } : {}));
     });
@@ -92,7 +112,7 @@ describe('end-meeting notice to the media host', () => {
     const [notice] = received;
     expect(notice!.path).toBe(endMeetingPath(meetingId));
     expect(notice!.authError).toBeUndefined();
-    expect(notice!.claims).toMatchObject({ sub: 'control-plane', scope: 'meetings:end', aud: 'admin-host' });
+    expect(notice!.claims).toMatchObject({ sub: 'control-plane', scope: 'meetings:end', aud: 'admin-host', meetingId });
     expect(endMeetingNoticeSchema.parse(notice!.body)).toEqual({
       endedBy: 'quinn',
       endedAt: reply.body.data!.endedAt,
@@ -105,8 +125,30 @@ describe('end-meeting notice to the media host', () => {
     const reply = await end(meetingId, 'rosa');
     expect(reply.status).toBe(200);
     expect(received).toHaveLength(3);
+    expect(received.map((entry) => entry.authError)).toEqual([undefined, undefined, undefined]);
+    expect(received.map((entry) => entry.claims?.meetingId)).toEqual([meetingId, meetingId, meetingId]);
     const jtis = new Set(received.map((entry) => entry.claims?.jti));
     expect(jtis.size).toBe(3);
+  });
+
+  it('an attempt that timed out after reaching the host is retried with a token the host has not used', async () => {
+    script = ['hang'];
+    const meetingId = await meetingWith(h, 'wes');
+    const notifier = createMediaHostNotifier({
+      signingKey: h.mediaKeys.privateKey,
+      issuer: CONTROL_ISSUER,
+      clock: h.clock,
+      logger: silentLogger,
+      attemptTimeoutMs: 200,
+      backoffMs: 1,
+    });
+    const result = await notifier.notifyMeetingEnded({ hostId: 'admin-host', adminUrl }, meetingId, {
+      endedBy: 'wes',
+      endedAt: new Date(h.clock.now()).toISOString(),
+    });
+    expect(result).toMatchObject({ delivered: true, attempts: 2, status: 200 });
+    expect(received.map((entry) => entry.authError)).toEqual([undefined, undefined]);
+    expect(received[0]!.claims!.jti).not.toBe(received[1]!.claims!.jti);
   });
 
   it('a host that keeps failing does not fail the reply, and the meeting is ENDED', async () => {

@@ -23,16 +23,27 @@ export const TURN_SECRET = 'test-turn-secret';
 
 export interface MovableClock extends Clock {
   offsetMs: number;
+  /** set by freeze(): time no longer passes by itself */
+  frozenAtMs?: number;
   advance(ms: number): void;
+  /**
+   * Stops the clock at the current time (advance() still moves it), so
+   * heartbeat ages and token lifetimes no longer depend on how loaded the
+   * machine is. Not for tests that meet coturn, which checks real time.
+   */
+  freeze(): void;
 }
 
 /** Real time plus an offset the test controls (coturn checks real time). */
 export function movableClock(): MovableClock {
   const clock: MovableClock = {
     offsetMs: 0,
-    now: () => Date.now() + clock.offsetMs,
+    now: () => (clock.frozenAtMs ?? Date.now()) + clock.offsetMs,
     advance: (ms) => {
       clock.offsetMs += ms;
+    },
+    freeze: () => {
+      clock.frozenAtMs ??= Date.now();
     },
   };
   return clock;

@@ -1,7 +1,9 @@
 // Placement against DynamoDB Local: concurrent first requests, spreading by
 // free capacity, and failover from stale or draining hosts.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { chooseHost, chooseHostUnderContention } from '../../control/placement.js';
+import { chooseHost, chooseHostUnderContention, createPlacementService } from '../../control/placement.js';
+import type { ControlStore } from '../../control/store/control-store.js';
+import { createLogger, silentLogger } from '../../shared/logger.js';
 import type { MediaSession } from '../../shared/protocol/http.js';
 import type { HostItem } from '../../shared/tables.js';
 import { type ControlHarness, createHarness, meetingWith } from './helpers.js';
@@ -10,6 +12,9 @@ let h: ControlHarness;
 
 beforeEach(async () => {
   h = await createHarness(); // fresh tables: host counts start from zero
+  // hosts are registered once per test: on a loaded machine real time would
+  // age their heartbeats past HOST_STALE_AFTER_MS mid-test; only advance() moves it
+  h.clock.freeze();
 });
 afterEach(() => h.close());
 
@@ -143,6 +148,67 @@ describe('placement', () => {
     expect((await mediaSession(meetingId, 'max')).body.data!.hostId).toBe('busy');
     await h.registerHost({ hostId: 'empty', capacity: 100 });
     expect((await mediaSession(meetingId, 'max')).body.data!.hostId).toBe('busy');
+  });
+});
+
+describe('reservations when the store fails', () => {
+  const throttled = () =>
+    Object.assign(new Error('Rate of requests exceeds the allowed throughput'), {
+      name: 'ThrottlingException',
+    });
+
+  function placementOn(store: ControlStore, logger = silentLogger) {
+    return createPlacementService({ store, clock: h.clock, logger, hostStaleAfterMs: 15_000 });
+  }
+
+  it('a meeting assignment that throws gives the reservation back and fails the placement', async () => {
+    await h.registerHost({ hostId: 'solo', capacity: 10, assigned: 3 });
+    const meetingId = await meetingWith(h, 'olga');
+    let failures = 1;
+    const store: ControlStore = {
+      ...h.store,
+      assignMeeting: async (...args) => {
+        if (failures-- > 0) throw throttled();
+        return h.store.assignMeeting(...args);
+      },
+    };
+    const placement = placementOn(store);
+
+    await expect(placement.placeMeeting(meetingId)).rejects.toThrow(/allowed throughput/);
+    expect((await hostsById()).solo!.assigned).toBe(3);
+    expect((await h.store.getMeeting(meetingId, { consistent: true }))?.mediaHostId).toBeUndefined();
+
+    // the next attempt places it, with exactly one reservation
+    expect((await placement.placeMeeting(meetingId)).host.hostId).toBe('solo');
+    expect((await hostsById()).solo!.assigned).toBe(4);
+  });
+
+  it("after a reassignment, failing to give back the old host's slot is logged, not fatal", async () => {
+    await h.registerHost({ hostId: 'old', capacity: 10 });
+    const meetingId = await meetingWith(h, 'pavel');
+    expect((await placementOn(h.store).placeMeeting(meetingId)).host.hostId).toBe('old');
+    h.clock.advance(20_000); // 'old' stops heartbeating
+    await h.registerHost({ hostId: 'new', capacity: 10 });
+
+    const store: ControlStore = {
+      ...h.store,
+      releaseHostReservation: async (hostId) => {
+        if (hostId === 'old') throw throttled();
+        return h.store.releaseHostReservation(hostId);
+      },
+    };
+    const lines: Record<string, unknown>[] = [];
+    const logger = createLogger('placement', { write: (line) => lines.push(JSON.parse(line)) });
+
+    const placed = await placementOn(store, logger).placeMeeting(meetingId);
+    expect(placed).toMatchObject({ host: { hostId: 'new' }, assigned: true });
+    expect((await h.store.getMeeting(meetingId, { consistent: true }))?.mediaHostId).toBe('new');
+    const hosts = await hostsById();
+    expect(hosts.new!.assigned).toBe(1);
+    expect(hosts.old!.assigned).toBe(1); // the slot we could not give back
+    expect(lines).toContainEqual(
+      expect.objectContaining({ level: 'error', msg: 'could not give back a host reservation', hostId: 'old' }),
+    );
   });
 });
 
