@@ -1,6 +1,7 @@
 // Open signalling connections, by meeting and user: answers "does this user
-// still have another live connection in this meeting?" (left_at) and lets
-// the admin endpoint reach connections that have not joined yet.
+// still have another live connection in this meeting?" (left_at), "can anyone
+// here still join this meeting?" (placement release) and lets the admin
+// endpoint reach connections that have not joined yet.
 
 export interface TrackedConnection {
   readonly meetingId: string;
@@ -11,6 +12,7 @@ export interface TrackedConnection {
 
 export class ConnectionRegistry<C extends TrackedConnection = TrackedConnection> {
   readonly #byMeetingUser = new Map<string, Set<C>>();
+  readonly #byMeeting = new Map<string, Set<C>>();
   #size = 0;
 
   get size(): number {
@@ -27,6 +29,12 @@ export class ConnectionRegistry<C extends TrackedConnection = TrackedConnection>
     if (!set.has(connection)) {
       set.add(connection);
       this.#size++;
+      let meeting = this.#byMeeting.get(connection.meetingId);
+      if (!meeting) {
+        meeting = new Set();
+        this.#byMeeting.set(connection.meetingId, meeting);
+      }
+      meeting.add(connection);
     }
   }
 
@@ -36,6 +44,9 @@ export class ConnectionRegistry<C extends TrackedConnection = TrackedConnection>
     if (!set?.delete(connection)) return;
     this.#size--;
     if (set.size === 0) this.#byMeetingUser.delete(key);
+    const meeting = this.#byMeeting.get(connection.meetingId);
+    meeting?.delete(connection);
+    if (meeting?.size === 0) this.#byMeeting.delete(connection.meetingId);
   }
 
   hasOtherLive(connection: C): boolean {
@@ -45,12 +56,15 @@ export class ConnectionRegistry<C extends TrackedConnection = TrackedConnection>
     return false;
   }
 
+  /** Open connections for the meeting, joined or not. */
   forMeeting(meetingId: string): C[] {
-    const found: C[] = [];
-    for (const set of this.#byMeetingUser.values()) {
-      for (const connection of set) if (connection.meetingId === meetingId) found.push(connection);
-    }
-    return found;
+    return [...(this.#byMeeting.get(meetingId) ?? [])];
+  }
+
+  /** Whether a connection that can still join (open, not left) exists for the meeting. */
+  hasLiveInMeeting(meetingId: string): boolean {
+    for (const connection of this.#byMeeting.get(meetingId) ?? []) if (connection.live) return true;
+    return false;
   }
 
   all(): C[] {

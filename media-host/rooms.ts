@@ -1,6 +1,7 @@
-// The host's rooms by meetingId: creates a room (router) on first join,
-// remembers meetings that ended, and gives a meeting's placement back to the
-// control plane once its room has stayed closed for a grace period.
+// The host's rooms by meetingId: creates a room (router) on first join after
+// making sure the meeting's placement points here, remembers meetings that
+// ended, and gives a meeting's placement back to the control plane once it has
+// had no room and no connection that could still join for a grace period.
 import type { Clock } from '../shared/clock.js';
 import { AppError, ErrorCode } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
@@ -14,7 +15,12 @@ import type { WorkerPool } from './workers.js';
 export interface RoomManagerEvents extends Record<string, unknown[]> {
   roomcreated: [Room];
   roomclosed: [Room, RoomCloseReason];
+  /** a release grace period ran out: the placement was released, or kept (room or connections) */
+  graceexpired: [meetingId: string, outcome: 'released' | 'kept'];
 }
+
+/** What claiming a meeting's placement for this host found (see HostRegistryStore.claimMeeting). */
+export type PlacementClaim = 'held' | 'reclaimed' | 'moved' | 'ended' | 'unknown';
 
 export interface RoomManagerOptions {
   pool: WorkerPool;
@@ -24,6 +30,18 @@ export interface RoomManagerOptions {
   releaseGraceMs: number;
   /** gives the meeting's placement back (DynamoDB); failures are logged, not thrown */
   releaseMeeting: (meetingId: string) => Promise<void>;
+  /** points the meeting's placement at this host before a room is created (DynamoDB) */
+  claimMeeting: (meetingId: string) => Promise<PlacementClaim>;
+  /** whether a signalling connection that can still join (open, not left) exists for the meeting */
+  hasLiveConnections: (meetingId: string) => boolean;
+}
+
+/** The meeting is placed on another host: a room here would split it. */
+export class MeetingMovedError extends Error {
+  override name = 'MeetingMovedError';
+  constructor(readonly meetingId: string) {
+    super('meeting is served by another host; request a new media session');
+  }
 }
 
 export interface HostCounts {
@@ -44,6 +62,8 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
   readonly #ended = new Map<string, { notice: EndMeetingNotice; atMs: number }>();
   readonly #releaseTimers = new Map<string, NodeJS.Timeout>();
   readonly #releases = new Set<Promise<void>>();
+  /** the latest release per meeting, so a claim never races (and gets undone by) it */
+  readonly #releaseByMeeting = new Map<string, Promise<void>>();
   readonly #options: RoomManagerOptions;
   readonly #logger: Logger;
   #shuttingDown = false;
@@ -82,6 +102,19 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
     const creation = this.#create(meetingId).finally(() => this.#pending.delete(meetingId));
     this.#pending.set(meetingId, creation);
     return creation;
+  }
+
+  /**
+   * The meeting's last live connection went away: with no room either, its
+   * placement is released after the grace period (right away when shutting down).
+   */
+  connectionsGone(meetingId: string): void {
+    if (this.isEnded(meetingId) || this.rooms.has(meetingId) || this.#pending.has(meetingId)) return;
+    if (this.#shuttingDown) {
+      if (!this.#releaseByMeeting.has(meetingId)) this.#release(meetingId);
+      return;
+    }
+    if (!this.#releaseTimers.has(meetingId)) this.#scheduleRelease(meetingId);
   }
 
   /** Closes a room nobody joined (its joiner went away while it was created). */
@@ -144,7 +177,27 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
   }
 
   async #create(meetingId: string): Promise<Room> {
-    const { router, handle } = await this.#options.pool.createRouter(meetingId);
+    // A release still in flight would undo the claim below.
+    await this.#releaseByMeeting.get(meetingId);
+    const [claimed, created] = await Promise.allSettled([
+      this.#options.claimMeeting(meetingId),
+      this.#options.pool.createRouter(meetingId),
+    ]);
+    let claim: PlacementClaim = 'unknown';
+    if (claimed.status === 'fulfilled') claim = claimed.value;
+    // DynamoDB trouble must not stop media: the room is created unclaimed.
+    else this.#logger.warn('meeting placement claim failed', { meetingId, error: claimed.reason });
+    if (claim === 'reclaimed') this.#logger.info('meeting placement reclaimed', { meetingId });
+    if (created.status === 'rejected') {
+      if (claim === 'reclaimed') this.#scheduleRelease(meetingId);
+      throw created.reason;
+    }
+    const { router, handle } = created.value;
+    if (claim === 'moved' || claim === 'ended') {
+      router.close();
+      this.#logger.info('room refused', { meetingId, claim });
+      throw claim === 'moved' ? new MeetingMovedError(meetingId) : new AppError(ErrorCode.MeetingEnded);
+    }
     const room = new Room({
       meetingId,
       router,
@@ -154,6 +207,7 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
     });
     if (this.isEnded(meetingId) || this.#shuttingDown || router.closed) {
       room.close(router.closed ? 'worker-died' : 'meeting-ended');
+      if (claim === 'reclaimed' && !this.isEnded(meetingId)) this.#scheduleRelease(meetingId);
       throw this.isEnded(meetingId)
         ? new AppError(ErrorCode.MeetingEnded)
         : new AppError(ErrorCode.Internal, 'The room could not be created');
@@ -178,21 +232,41 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
       return;
     }
     // Keep the placement a while: peers reconnect after a worker death or a network blip.
-    const meetingId = room.meetingId;
+    this.#scheduleRelease(room.meetingId);
+  }
+
+  /**
+   * Releases the placement after the grace period unless a room exists by then
+   * or live connections remain (the last one to go calls connectionsGone).
+   */
+  #scheduleRelease(meetingId: string): void {
+    if (this.#shuttingDown) {
+      this.#release(meetingId);
+      return;
+    }
+    clearTimeout(this.#releaseTimers.get(meetingId));
     const timer = setTimeout(() => {
       this.#releaseTimers.delete(meetingId);
-      if (!this.rooms.has(meetingId) && !this.#pending.has(meetingId)) this.#release(meetingId);
+      // Open connections may still join; releasing now would let the control
+      // plane place the meeting elsewhere and split it.
+      const inUse =
+        this.rooms.has(meetingId) || this.#pending.has(meetingId) || this.#options.hasLiveConnections(meetingId);
+      if (!inUse) this.#release(meetingId);
+      this.emit('graceexpired', meetingId, inUse ? 'kept' : 'released');
     }, this.#options.releaseGraceMs);
     timer.unref();
-    clearTimeout(this.#releaseTimers.get(meetingId));
     this.#releaseTimers.set(meetingId, timer);
   }
 
   #release(meetingId: string): void {
-    const release = this.#options
+    const release: Promise<void> = this.#options
       .releaseMeeting(meetingId)
       .catch((error) => this.#logger.warn('meeting release failed', { meetingId, error }))
-      .finally(() => this.#releases.delete(release));
+      .finally(() => {
+        this.#releases.delete(release);
+        if (this.#releaseByMeeting.get(meetingId) === release) this.#releaseByMeeting.delete(meetingId);
+      });
     this.#releases.add(release);
+    this.#releaseByMeeting.set(meetingId, release);
   }
 }

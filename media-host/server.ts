@@ -29,14 +29,17 @@ import { createMediaHostMetrics, type MediaHostMetrics } from './metrics.js';
 import { message } from './peer.js';
 import { defaultRateLimitSettings, type RateLimitSettings, UserRateLimiter } from './rate-limit.js';
 import { HostHeartbeat, type HostRegistryWriter } from './registry.js';
-import { RoomManager } from './rooms.js';
+import { type PlacementClaim, RoomManager } from './rooms.js';
 import { type SignallingContext, SignallingSession } from './signalling.js';
 import { WorkerPool } from './workers.js';
 
 export type MediaHostSettings = Omit<MediaHostConfig, 'controlPublicKeyPem' | 'aws' | 'tables' | 'logLevel'>;
 
 export interface MediaHostStoresDeps {
-  hosts: HostRegistryWriter & { releaseMeeting(meetingId: string, hostId: string): Promise<boolean> };
+  hosts: HostRegistryWriter & {
+    releaseMeeting(meetingId: string, hostId: string): Promise<boolean>;
+    claimMeeting(meetingId: string, hostId: string, assignedAt: string): Promise<{ outcome: PlacementClaim }>;
+  };
   participants: LeftAtWriter;
   usedTokens: { markUsed(jti: string, expiresAtSeconds: number): Promise<boolean> };
 }
@@ -53,6 +56,8 @@ export interface MediaHostDeps {
   workerLogLevel?: types.WorkerLogLevel;
   /** ping interval that finds dead sockets (default 30 s) */
   keepAliveIntervalMs?: number;
+  /** a connection that has not joined (or has left) is closed after this long (default 30 s) */
+  joinTimeoutMs?: number;
 }
 
 export interface MediaHost {
@@ -75,6 +80,9 @@ export interface MediaHost {
 
 const JWT_SHAPE = /^[\w-]+\.[\w-]+\.[\w-]*$/;
 const MAX_ADMIN_BODY_BYTES = 4096;
+/** Tokens are accepted this long past exp, so their jti is remembered that long too. */
+const CLOCK_TOLERANCE_SECONDS = 5;
+const DEFAULT_JOIN_TIMEOUT_MS = 30_000;
 
 export async function createMediaHost(deps: MediaHostDeps): Promise<MediaHost> {
   const { settings, clock } = deps;
@@ -86,6 +94,7 @@ export async function createMediaHost(deps: MediaHostDeps): Promise<MediaHost> {
     logger: logger.child('workers'),
     ...(deps.workerLogLevel ? { workerLogLevel: deps.workerLogLevel } : {}),
   });
+  const connections = new ConnectionRegistry<SignallingSession>();
   const rooms = new RoomManager({
     pool,
     clock,
@@ -96,8 +105,16 @@ export async function createMediaHost(deps: MediaHostDeps): Promise<MediaHost> {
       const released = await deps.stores.hosts.releaseMeeting(meetingId, settings.hostId);
       log.info('meeting placement release', { meetingId, released });
     },
+    claimMeeting: async (meetingId) => {
+      const claim = await deps.stores.hosts.claimMeeting(
+        meetingId,
+        settings.hostId,
+        new Date(clock.now()).toISOString(),
+      );
+      return claim.outcome;
+    },
+    hasLiveConnections: (meetingId) => connections.hasLiveInMeeting(meetingId),
   });
-  const connections = new ConnectionRegistry<SignallingSession>();
   const metrics = createMediaHostMetrics({
     counts: () => rooms.counts(),
     connections: () => connections.size,
@@ -112,6 +129,7 @@ export async function createMediaHost(deps: MediaHostDeps): Promise<MediaHost> {
     connections,
     leaveRecorder,
     metrics,
+    joinTimeoutMs: deps.joinTimeoutMs ?? DEFAULT_JOIN_TIMEOUT_MS,
     logger: logger.child('signalling'),
   };
 
@@ -176,8 +194,12 @@ export async function createMediaHost(deps: MediaHostDeps): Promise<MediaHost> {
       audience: settings.hostId,
       nowMs: clock.now(),
       maxLifetimeSeconds: 60,
-      clockToleranceSeconds: 5,
+      clockToleranceSeconds: CLOCK_TOLERANCE_SECONDS,
     });
+
+  /** Single use: false when the jti was seen before. Kept until the token can no longer verify. */
+  const markTokenUsed = (claims: { jti: string; exp: number }): Promise<boolean> =>
+    deps.stores.usedTokens.markUsed(claims.jti, claims.exp + CLOCK_TOLERANCE_SECONDS);
 
   const admit = async (request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
     const url = new URL(request.url ?? '/', 'http://host.invalid');
@@ -193,15 +215,17 @@ export async function createMediaHost(deps: MediaHostDeps): Promise<MediaHost> {
       log.info('join token refused', { reason: toAppError(error).message });
       return rejectUpgrade(socket, 401, toAppError(error).message);
     }
+    if (rooms.isEnded(claims.meetingId)) return rejectUpgrade(socket, 403, 'Meeting has ended', ErrorCode.MeetingEnded);
     let fresh: boolean;
     try {
-      fresh = await deps.stores.usedTokens.markUsed(claims.jti, claims.exp);
+      fresh = await markTokenUsed(claims);
     } catch (error) {
       log.error('used-token store failed', { error });
       return rejectUpgrade(socket, 503, 'Token store unavailable');
     }
     if (!fresh) return rejectUpgrade(socket, 403, 'Token already used');
     if (closing) return rejectUpgrade(socket, 503, 'Media host shutting down');
+    if (rooms.isEnded(claims.meetingId)) return rejectUpgrade(socket, 403, 'Meeting has ended', ErrorCode.MeetingEnded);
     if (socket.destroyed) return;
     wss.handleUpgrade(request, socket, head, (ws: WebSocket) => {
       const session = new SignallingSession(
@@ -239,18 +263,28 @@ export async function createMediaHost(deps: MediaHostDeps): Promise<MediaHost> {
     const authorization = request.headers.authorization ?? '';
     const token = /^Bearer\s+(\S+)$/i.exec(authorization)?.[1];
     if (!token) throw new AppError(ErrorCode.Unauthorized, 'Missing service token');
-    await verifyToken('service', token, {
+    const claims = await verifyToken('service', token, {
       key: deps.controlPublicKey,
       algorithms: ['ES256'],
       issuer: settings.controlIssuer,
       audience: settings.hostId,
       nowMs: clock.now(),
       maxLifetimeSeconds: 60,
-      clockToleranceSeconds: 5,
+      clockToleranceSeconds: CLOCK_TOLERANCE_SECONDS,
     });
+    if (claims.meetingId !== undefined && claims.meetingId !== meetingId) {
+      throw new AppError(ErrorCode.Forbidden, 'Service token is for another meeting');
+    }
     const body = await readJsonBody(request);
     const notice = endMeetingNoticeSchema.safeParse(body);
     if (!notice.success) throw new AppError(ErrorCode.BadRequest, 'Body must be {endedBy, endedAt}');
+    let fresh: boolean;
+    try {
+      fresh = await markTokenUsed(claims);
+    } catch (error) {
+      throw new AppError(ErrorCode.NoMediaHost, 'Token store unavailable', { cause: error });
+    }
+    if (!fresh) throw new AppError(ErrorCode.Forbidden, 'Token already used');
     const peersNotified = rooms.endMeeting(meetingId, notice.data);
     // Connections that have not joined yet hear it too.
     for (const session of connections.forMeeting(meetingId)) {
@@ -318,7 +352,7 @@ export async function createMediaHost(deps: MediaHostDeps): Promise<MediaHost> {
       // Peers close with 'host-shutdown' (sockets 4004); then whoever had not joined.
       await rooms.closeAll();
       for (const session of connections.all()) session.close(CloseCode.HostShutdown, 'Media host shutting down');
-      await leaveRecorder.settled();
+      await Promise.all([leaveRecorder.settled(), rooms.settled()]);
       for (const ws of wss.clients) ws.terminate();
       wss.close();
       await new Promise<void>((resolve) => {
@@ -398,9 +432,13 @@ const upgradeErrorCode: Record<number, ErrorCode> = {
   503: ErrorCode.NoMediaHost,
 };
 
-function rejectUpgrade(socket: Duplex, status: number, reason: string): void {
+function rejectUpgrade(socket: Duplex, status: number, reason: string, code?: ErrorCode): void {
   if (socket.destroyed) return;
-  const body = JSON.stringify({ code: upgradeErrorCode[status] ?? ErrorCode.Internal, message: reason, data: null });
+  const body = JSON.stringify({
+    code: code ?? upgradeErrorCode[status] ?? ErrorCode.Internal,
+    message: reason,
+    data: null,
+  });
   socket.once('finish', () => socket.destroy());
   socket.end(
     `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'Error'}\r\n` +

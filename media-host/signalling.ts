@@ -1,8 +1,10 @@
 // One signalling connection: frames are size-checked, rate-limited, parsed
-// safely and validated against the shared schemas before any logic runs;
-// valid requests are handled one at a time, in order, and every request gets
-// exactly one reply (success or rtc:error). The connection's media state
-// lives in a Peer that this session is attached to as its sink.
+// safely (depth-limited) and validated against the shared schemas before any
+// logic runs; valid requests are handled one at a time, in order, and every
+// request gets exactly one reply (success or rtc:error). No frame can throw
+// out of the socket's listener. The connection's media state lives in a Peer
+// that this session is attached to as its sink; a connection that has not
+// joined (or has left) is closed after the join timeout.
 import { randomUUID } from 'node:crypto';
 import { parseScalabilityMode, type types } from 'mediasoup';
 import { type RawData, WebSocket } from 'ws';
@@ -11,6 +13,7 @@ import type { Logger } from '../shared/logger.js';
 import {
   CloseCode,
   type ErrorReply,
+  JsonTooDeepError,
   MAX_FRAME_BYTES,
   parseJsonSafely,
   type RequestData,
@@ -31,7 +34,7 @@ import type { MediaHostMetrics } from './metrics.js';
 import { message, Peer, type PeerCloseReason, type PeerConnectionSink } from './peer.js';
 import type { UserRateLimiter } from './rate-limit.js';
 import { type Room, RoomClosedError } from './room.js';
-import type { RoomManager } from './rooms.js';
+import { MeetingMovedError, type RoomManager } from './rooms.js';
 import type { WorkerPool } from './workers.js';
 
 /** Who a connection is, from its verified media-join token. */
@@ -49,6 +52,8 @@ export interface SignallingContext {
   connections: ConnectionRegistry<SignallingSession>;
   leaveRecorder: LeaveRecorder;
   metrics: MediaHostMetrics;
+  /** how long a connection may stay open without a joined peer */
+  joinTimeoutMs: number;
   logger: Logger;
 }
 
@@ -71,6 +76,13 @@ const closeCodeFor: Partial<Record<PeerCloseReason, { code: number; reason: stri
 /** Peer close reasons after which the user may have left the meeting (REQ-002 left_at). */
 const leavingReasons = new Set<PeerCloseReason>(['left', 'disconnected', 'worker-died', 'host-shutdown']);
 
+/** Socket close codes after which the user has not left the meeting: it ended, or continues elsewhere. */
+const notLeavingCloseCodes = new Set<number>([
+  CloseCode.ReplacedByNewConnection,
+  CloseCode.MeetingEnded,
+  CloseCode.MeetingMoved,
+]);
+
 export class SignallingSession implements PeerConnectionSink {
   readonly socketId: string;
   readonly userId: string;
@@ -84,6 +96,10 @@ export class SignallingSession implements PeerConnectionSink {
   #queue: Promise<void> = Promise.resolve();
   #closed = false;
   #left = false;
+  /** ever had a peer: its close, not the socket's, decides left_at */
+  #everJoined = false;
+  #joining = false;
+  #joinTimer: NodeJS.Timeout | undefined;
 
   constructor(ws: WebSocket, identity: SessionIdentity, ctx: SignallingContext) {
     this.#ws = ws;
@@ -95,8 +111,9 @@ export class SignallingSession implements PeerConnectionSink {
     this.#logger = ctx.logger;
     ctx.connections.add(this);
     ws.on('message', (data, isBinary) => this.#onFrame(data, isBinary));
-    ws.on('close', () => this.#teardown());
+    ws.on('close', () => this.#teardown(true));
     ws.on('error', (error) => this.#logger.debug('socket error', { socketId: this.socketId, error }));
+    this.#armJoinTimer();
   }
 
   /** Open and not left the meeting (counts as presence for left_at). */
@@ -114,7 +131,7 @@ export class SignallingSession implements PeerConnectionSink {
 
   /** Closes the socket; the peer (if any) is closed at once, not after the close handshake. */
   close(code: number, reason: string): void {
-    this.#teardown();
+    this.#teardown(!notLeavingCloseCodes.has(code));
     if (this.#ws.readyState === WebSocket.OPEN || this.#ws.readyState === WebSocket.CONNECTING) {
       this.#ws.close(code, reason);
     }
@@ -124,6 +141,16 @@ export class SignallingSession implements PeerConnectionSink {
 
   #onFrame(data: RawData, isBinary: boolean): void {
     if (this.#closed) return;
+    try {
+      this.#acceptFrame(data, isBinary);
+    } catch (error) {
+      // A bug or a pathological frame costs one error reply, never the socket or the process.
+      this.#logger.error('frame handling failed', { socketId: this.socketId, error });
+      this.send({ type: 'rtc:error', error: 'The request could not be processed', code: ErrorCode.Internal });
+    }
+  }
+
+  #acceptFrame(data: RawData, isBinary: boolean): void {
     const buffer = toBuffer(data);
     // ws enforces maxPayload already; this guards any other transport of frames.
     if (buffer.byteLength > MAX_FRAME_BYTES) {
@@ -148,20 +175,31 @@ export class SignallingSession implements PeerConnectionSink {
     let raw: unknown;
     try {
       raw = parseJsonSafely(buffer.toString('utf8'));
-    } catch {
+    } catch (error) {
       this.#ctx.metrics.message('invalid');
-      this.#replyError({}, new AppError(ErrorCode.BadRequest, 'Malformed JSON'));
+      const problem = error instanceof JsonTooDeepError ? error.message : 'Malformed JSON';
+      this.#replyError({}, new AppError(ErrorCode.BadRequest, problem));
       return;
     }
     const head = headOf(raw);
-    const validation = validate(raw, head);
+    let validation: Validation;
+    try {
+      validation = validate(raw, head);
+    } catch (error) {
+      // e.g. a schema recursing too deep: the frame is refused, not the connection
+      this.#logger.warn('request validation threw', { socketId: this.socketId, requestType: head.requestType, error });
+      validation = { ok: false, error: `Invalid ${head.requestType ?? ''} request: it could not be validated` };
+    }
     this.#ctx.metrics.message(validation.ok ? validation.request.type : 'invalid');
     if (!validation.ok) {
       this.#replyError(head, new AppError(ErrorCode.BadRequest, validation.error));
       return;
     }
     const request = validation.request;
-    this.#queue = this.#queue.then(() => this.#handle(request));
+    // #handle answers its own errors; this catch only keeps the queue (and the process) alive.
+    this.#queue = this.#queue
+      .then(() => this.#handle(request))
+      .catch((error) => this.#logger.error('request handling failed', { socketId: this.socketId, error }));
   }
 
   async #handle(request: SignallingRequest): Promise<void> {
@@ -177,6 +215,8 @@ export class SignallingSession implements PeerConnectionSink {
       this.send(reply);
     } catch (error) {
       this.#replyError(head, this.#toClientError(error, request.type));
+      // The client must fetch a new media session (control plane) for the host that serves it now.
+      if (error instanceof MeetingMovedError) this.close(CloseCode.MeetingMoved, 'Meeting moved to another host');
     }
   }
 
@@ -224,6 +264,15 @@ export class SignallingSession implements PeerConnectionSink {
     if (this.#left) {
       throw new AppError(ErrorCode.BadRequest, 'This connection left the meeting; open a new signalling URL to rejoin');
     }
+    this.#joining = true;
+    try {
+      return await this.#joinRoom();
+    } finally {
+      this.#joining = false;
+    }
+  }
+
+  async #joinRoom(): Promise<Reply<'rtc:join'>> {
     // A room can close between being handed out and being joined (its last
     // peer left); then a fresh one is created.
     for (let attempt = 0; ; attempt++) {
@@ -246,6 +295,8 @@ export class SignallingSession implements PeerConnectionSink {
       }
       this.#peer = peer;
       this.#room = room;
+      this.#everJoined = true;
+      this.#clearJoinTimer();
       peer.once('close', (reason) => this.#onPeerClose(peer, reason));
       this.#logger.info('peer joined', { meetingId: this.meetingId, peerId: peer.peerId, socketId: this.socketId });
       return { peerId: peer.peerId, peers };
@@ -327,7 +378,7 @@ export class SignallingSession implements PeerConnectionSink {
     const transport = peer.recvTransportId ? peer.transports.get(peer.recvTransportId) : undefined;
     if (!transport) throw new AppError(ErrorCode.BadRequest, 'Create a recv transport (rtc:createTransport) first');
     const found = room.findProducer(data.producerId);
-    if (!found) throw new AppError(ErrorCode.ProducerNotFound);
+    if (!found || found.producer.closed) throw new AppError(ErrorCode.ProducerNotFound);
     const rtpCapabilities = relevantCapabilities(found.producer, data.rtpCapabilities as types.RtpCapabilities);
     if (!room.router.canConsume({ producerId: found.producer.id, rtpCapabilities })) {
       throw new AppError(ErrorCode.BadRequest, describeConsumeMismatch(found.producer, rtpCapabilities));
@@ -350,9 +401,15 @@ export class SignallingSession implements PeerConnectionSink {
       if (found.producer.closed) throw new AppError(ErrorCode.ProducerNotFound);
       throw clientParameterError(error, 'rtpCapabilities rejected');
     }
-    if (peer.closed || consumer.closed) {
+    if (peer.closed) {
       consumer.close();
       throw new RoomClosedError('peer left while consuming');
+    }
+    // The producer closed while the worker created the consumer: its close
+    // notice may even have arrived before the consumer object existed.
+    if (found.producer.closed || consumer.closed) {
+      consumer.close();
+      throw new AppError(ErrorCode.ProducerNotFound);
     }
     peer.addConsumer(consumer);
     return {
@@ -443,6 +500,8 @@ export class SignallingSession implements PeerConnectionSink {
     if (leavingReasons.has(reason) && !this.#ctx.connections.hasOtherLive(this)) {
       this.#ctx.leaveRecorder.record(this.meetingId, this.userId);
     }
+    // left, socket still open: it cannot rejoin, so it only gets the timeout's grace
+    if (reason === 'left' && !this.#closed) this.#armJoinTimer();
     if (reason === 'worker-died') {
       this.#replyError(
         {},
@@ -454,6 +513,7 @@ export class SignallingSession implements PeerConnectionSink {
   }
 
   #toClientError(error: unknown, requestType: RequestType): AppError {
+    if (error instanceof MeetingMovedError) return new AppError(ErrorCode.Internal, error.message, { cause: error });
     if (error instanceof RoomClosedError) {
       return new AppError(ErrorCode.Internal, 'The room closed while the request was handled', { cause: error });
     }
@@ -472,13 +532,41 @@ export class SignallingSession implements PeerConnectionSink {
     this.send(reply);
   }
 
-  #teardown(): void {
+  #armJoinTimer(): void {
+    this.#clearJoinTimer();
+    const timer = setTimeout(() => {
+      if (this.#joinTimer !== timer || this.#peer) return;
+      // a join waiting on the room (or DynamoDB) gets another period
+      if (this.#joining) return this.#armJoinTimer();
+      this.#logger.info('no rtc:join in time', { socketId: this.socketId, meetingId: this.meetingId });
+      this.close(CloseCode.JoinTimeout, 'No rtc:join in time');
+    }, this.#ctx.joinTimeoutMs);
+    timer.unref();
+    this.#joinTimer = timer;
+  }
+
+  #clearJoinTimer(): void {
+    clearTimeout(this.#joinTimer);
+    this.#joinTimer = undefined;
+  }
+
+  /** `leaving`: the user may have gone (not replaced, not moved, meeting not ended). */
+  #teardown(leaving: boolean): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#clearJoinTimer();
     this.#ctx.connections.remove(this);
-    this.#peer?.close('disconnected');
+    if (this.#peer) {
+      // #onPeerClose decides left_at
+      this.#peer.close('disconnected');
+    } else if (leaving && !this.#everJoined && !this.#ctx.connections.hasOtherLive(this)) {
+      // Never joined here, and no other connection of the user is left either:
+      // its other tab may have left while this one waited, so record the leave now.
+      this.#ctx.leaveRecorder.record(this.meetingId, this.userId);
+    }
     this.#peer = undefined;
     this.#room = undefined;
+    if (!this.#ctx.connections.hasLiveInMeeting(this.meetingId)) this.#ctx.rooms.connectionsGone(this.meetingId);
   }
 }
 

@@ -5,7 +5,8 @@
 // children through their environment, never printed.
 import { type ChildProcess, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { exportPKCS8, exportSPKI, generateKeyPair } from 'jose';
@@ -183,7 +184,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     let staticDir: string | undefined;
     if ((options.demo ?? true) && existsSync(path.join(ROOT, 'client/build.ts'))) {
-      staticDir = path.join(ROOT, 'dist/client');
+      // a folder per stack: stacks running side by side must not rewrite each other's app.js
+      const demoDir = mkdtempSync(path.join(os.tmpdir(), 'rtc-demo-'));
+      stops.push(async () => rmSync(demoDir, { recursive: true, force: true }));
+      staticDir = demoDir;
       const { buildClient } = (await import(pathToFileURL(path.join(ROOT, 'client/build.ts')).href)) as {
         buildClient(outDir: string): Promise<void>;
       };

@@ -13,7 +13,11 @@ import {
   type CloseReason,
   type ConnectionStateInfo,
   isMeetingEndedCode,
+  type LocalMedia,
+  preloadDevice,
   type RemoteTrack,
+  startLocalMedia,
+  stopLocalMedia,
 } from '../sdk/index.js';
 import { describeError } from './messages.js';
 import {
@@ -530,6 +534,9 @@ async function enterMeeting(mode: 'create' | 'join', button: HTMLButtonElement, 
   hooks.meeting = null;
   setBusy(button, true);
   let call: Call | null = null;
+  // The camera and microphone start now, in parallel with sign-in and the HTTP join; the call takes them over.
+  const callOptions = callOptionsFromQuery();
+  let localMedia: Promise<LocalMedia> | null = startLocalMedia(callOptions.publish);
   try {
     const session = await ensureSession(nickname);
     hooks.me = { userId: session.userId, nickname: session.nickname };
@@ -557,8 +564,10 @@ async function enterMeeting(mode: 'create' | 'join', button: HTMLButtonElement, 
       accessToken: session.accessToken,
       meetingId: meeting.meetingId,
       nickname: session.nickname,
-      ...callOptionsFromQuery(),
+      ...callOptions,
+      localMedia,
     });
+    localMedia = null;
     for (const [event, listener] of Object.entries(wireCall(call))) {
       call.on(event as keyof CallEvents, listener as (payload: unknown) => void);
     }
@@ -586,6 +595,7 @@ async function enterMeeting(mode: 'create' | 'join', button: HTMLButtonElement, 
       ui.muteCam.disabled = false;
     }
   } catch (error) {
+    if (localMedia) stopLocalMedia(localMedia);
     const alreadyShown = call !== null && active?.call !== call; // e.g. rtc:meetingEnded arrived mid-join
     if (!alreadyShown) {
       resetCallView();
@@ -735,3 +745,5 @@ window.addEventListener('pagehide', () => {
 
 ui.grid.dataset.stats = 'on';
 initLanding();
+// This browser's WebRTC capabilities are computed once, before anyone clicks.
+setTimeout(() => void preloadDevice(), 0);

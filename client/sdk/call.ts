@@ -2,9 +2,9 @@
 // signalling, a mediasoup-client Device with one send and one receive
 // transport, the local producers and one consumer per remote producer.
 // Follows the contract's "前端 SDK 接口约定" flow.
-import { Device, type types as ms, ortc } from 'mediasoup-client';
+import { type Device, type types as ms, ortc } from 'mediasoup-client';
 import { ErrorCode } from '../../shared/errors.js';
-import type { IceServer, MediaConfig, MediaSession } from '../../shared/protocol/http.js';
+import type { IceServer, MediaSession } from '../../shared/protocol/http.js';
 import type {
   AppData,
   BroadcastMessage,
@@ -15,9 +15,18 @@ import type {
   RequestType,
   ResponseData,
 } from '../../shared/protocol/signalling.js';
+import { createLoadedDevice, preloadDevice } from './device.js';
 import { TypedEmitter } from './emitter.js';
 import { CallError, ClientErrorCode, isMeetingEndedCode, toCallError } from './errors.js';
 import { createMediaSession, getMediaConfig } from './http.js';
+import {
+  CAMERA_CONSTRAINTS,
+  deviceName,
+  type LocalMedia,
+  mediaDeviceError,
+  type PublishOptions,
+  startLocalMedia,
+} from './media.js';
 import { type InboundFrame, SignallingClient } from './signalling.js';
 import {
   type CallStats,
@@ -36,14 +45,21 @@ const CLOSE_REPLACED: (typeof CloseCode)['ReplacedByNewConnection'] = 4001;
 const CLOSE_MEETING_ENDED: (typeof CloseCode)['MeetingEnded'] = 4002;
 const CLOSE_WORKER_DIED: (typeof CloseCode)['WorkerDied'] = 4003;
 const CLOSE_HOST_SHUTDOWN: (typeof CloseCode)['HostShutdown'] = 4004;
+const CLOSE_MEETING_MOVED: (typeof CloseCode)['MeetingMoved'] = 4005;
+const CLOSE_JOIN_TIMEOUT: (typeof CloseCode)['JoinTimeout'] = 4006;
 const CLOSE_POLICY: (typeof CloseCode)['PolicyViolation'] = 1008;
 
-/** The contract's camera capture and simulcast ladder (S1T3 each). */
-export const CAMERA_CONSTRAINTS: MediaTrackConstraints = {
-  width: { ideal: 1280 },
-  height: { ideal: 720 },
-  frameRate: { ideal: 30 },
+/** Why the host closed the socket, for the user (4002 meeting ended is handled on its own). */
+const CLOSE_MESSAGES: Record<number, string> = {
+  [CLOSE_REPLACED]: 'You joined this meeting from another tab or device, so this one was disconnected',
+  [CLOSE_WORKER_DIED]: 'The media server handling this meeting failed',
+  [CLOSE_HOST_SHUTDOWN]: 'The media server is restarting',
+  [CLOSE_MEETING_MOVED]: 'The meeting moved to another media server; please rejoin',
+  [CLOSE_JOIN_TIMEOUT]: 'The media server closed the connection because joining took too long',
+  [CLOSE_POLICY]: 'Disconnected for sending too many requests',
 };
+
+/** The contract's simulcast ladder (S1T3 each). */
 export const CAMERA_ENCODINGS: ms.RtpEncodingParameters[] = [
   { rid: 'r0', maxBitrate: 100_000, scalabilityMode: 'S1T3', scaleResolutionDownBy: 4 },
   { rid: 'r1', maxBitrate: 300_000, scalabilityMode: 'S1T3', scaleResolutionDownBy: 2 },
@@ -88,6 +104,7 @@ export type CloseReason = 'left' | 'meetingEnded' | 'replaced' | 'failed';
 /** Timing marks, performance.now() ms, for the join-latency benchmark. */
 export type CallMark =
   | 'joinStart'
+  | 'localMediaReady'
   | 'mediaConfigDone'
   | 'mediaSessionDone'
   | 'wsOpen'
@@ -133,9 +150,14 @@ export interface JoinOptions {
   nickname?: string;
   iceTransportPolicy?: 'all' | 'relay';
   /** what to publish; both default to true */
-  publish?: { audio?: boolean; video?: boolean };
+  publish?: PublishOptions;
   /** publish these tracks instead of calling getUserMedia; the caller keeps ownership (not stopped on leave) */
   mediaStream?: MediaStream;
+  /**
+   * A startLocalMedia() already running (e.g. started at the click, so the devices
+   * warm up during the HTTP calls); the call takes ownership of its tracks.
+   */
+  localMedia?: Promise<LocalMedia>;
   /** attached before anything happens, so no early event (trackAdded of peers already in the room) is missed */
   listeners?: Partial<CallListeners>;
   /** ms per signalling request (default 10000) */
@@ -162,7 +184,12 @@ interface ConsumerEntry {
   spatialLayer: number | null;
   temporalLayer: number | null;
   preferredSpatialLayer: number | null;
+  /** started on the lowest simulcast layer; raised once the first layer is forwarded */
+  fastStart: boolean;
 }
+
+/** Highest spatial layer a consumer is raised to after its fast start (r2). */
+const TOP_SPATIAL_LAYER = 2;
 
 type TransportInfo = ResponseData<'rtc:transportCreated'>;
 
@@ -198,6 +225,7 @@ export class Call extends TypedEmitter<CallEvents> {
   readonly #closedProducers = new Set<string>();
   readonly #sampler = new StatsSampler();
   #iceServers: IceServer[] = [];
+  #iceServersPromise: Promise<IceServer[]> = Promise.resolve([]);
   #peerId: string | null = null;
   #localStream: MediaStream | null = null;
   #ownsLocalStream = false;
@@ -269,21 +297,25 @@ export class Call extends TypedEmitter<CallEvents> {
     this.#emitState();
     const { baseUrl, accessToken, meetingId } = this.#options;
 
-    // Camera and microphone start warming up while the HTTP and WS steps run.
+    // The browser's capabilities, the camera and the microphone warm up while the HTTP and WS steps run.
+    void preloadDevice();
     const mediaPromise = this.#acquireLocalMedia();
     mediaPromise.catch(() => {});
 
     try {
+      // media-config is only needed when the transports are created; the WebSocket opens as soon as
+      // media-session answers.
       const configPromise = getMediaConfig(baseUrl, accessToken, meetingId).then((config) => {
         this.#mark('mediaConfigDone');
         return config;
       });
-      const sessionPromise = createMediaSession(baseUrl, accessToken, meetingId).then((session) => {
-        this.#mark('mediaSessionDone');
-        return session;
-      });
-      const [config, session]: [MediaConfig, MediaSession] = await Promise.all([configPromise, sessionPromise]);
-      this.#iceServers = config.iceServers.length > 0 ? config.iceServers : session.iceServers;
+      configPromise.catch(() => {});
+      const session: MediaSession = await createMediaSession(baseUrl, accessToken, meetingId);
+      this.#mark('mediaSessionDone');
+      this.#iceServersPromise = configPromise.then((config) =>
+        config.iceServers.length > 0 ? config.iceServers : session.iceServers,
+      );
+      this.#iceServersPromise.catch(() => {});
       this.#assertOpen();
 
       const signalling = await SignallingClient.open(session.signalingUrl, {
@@ -362,19 +394,16 @@ export class Call extends TypedEmitter<CallEvents> {
 
     const { rtpCapabilities } = await capabilitiesPromise;
     this.#assertOpen();
-    let device: Device;
-    try {
-      device = await Device.factory();
-    } catch (error) {
-      throw new CallError(ClientErrorCode.UnsupportedBrowser, 'This browser does not support WebRTC calls', {
-        cause: error,
-      });
-    }
-    await device.load({ routerRtpCapabilities: rtpCapabilities as unknown as ms.RtpCapabilities });
+    const device = await createLoadedDevice(rtpCapabilities as unknown as ms.RtpCapabilities);
     this.#device = device;
     this.#mark('deviceLoaded');
 
-    const [sendInfo, recvInfo] = await Promise.all([sendInfoPromise, recvInfoPromise]);
+    const [sendInfo, recvInfo, iceServers] = await Promise.all([
+      sendInfoPromise,
+      recvInfoPromise,
+      this.#iceServersPromise,
+    ]);
+    this.#iceServers = iceServers;
     this.#assertOpen();
     this.#sendTransport = this.#createTransport(device, 'send', sendInfo);
     this.#recvTransport = this.#createTransport(device, 'recv', recvInfo);
@@ -425,49 +454,22 @@ export class Call extends TypedEmitter<CallEvents> {
   // ---- local media ----
 
   async #acquireLocalMedia(): Promise<MediaStream | null> {
-    const { publish = {}, mediaStream } = this.#options;
+    const { publish = {}, mediaStream, localMedia } = this.#options;
     if (mediaStream) {
       this.#localStream = mediaStream;
       this.emit('localStream', { stream: mediaStream });
       return mediaStream;
     }
-    const wantAudio = publish.audio ?? true;
-    const wantVideo = publish.video ?? true;
-    if (!wantAudio && !wantVideo) return null;
-    if (!navigator.mediaDevices?.getUserMedia) {
-      this.#reportError(
-        new CallError(ClientErrorCode.MediaDevice, 'This page cannot use the camera or microphone (needs HTTPS)'),
-      );
-      return null;
-    }
-
-    let stream: MediaStream;
-    try {
-      stream = await navigator.mediaDevices.getUserMedia({
-        audio: wantAudio ? { echoCancellation: true, noiseSuppression: true, autoGainControl: true } : false,
-        video: wantVideo ? CAMERA_CONSTRAINTS : false,
-      });
-    } catch {
-      // Try each device alone, so a missing camera still lets the user talk.
-      stream = new MediaStream();
-      for (const kind of ['audio', 'video'] as const) {
-        if (kind === 'audio' ? !wantAudio : !wantVideo) continue;
-        try {
-          const single = await navigator.mediaDevices.getUserMedia(
-            kind === 'audio' ? { audio: true } : { video: CAMERA_CONSTRAINTS },
-          );
-          for (const track of single.getTracks()) stream.addTrack(track);
-        } catch (error) {
-          this.#reportError(mediaDeviceError(kind, error));
-        }
-      }
-    }
+    const { stream, errors } = await (localMedia ?? startLocalMedia(publish));
+    for (const error of errors) this.#reportError(error);
+    if (!stream) return null;
     if (this.closed) {
       for (const track of stream.getTracks()) track.stop();
       return null;
     }
     this.#localStream = stream;
     this.#ownsLocalStream = true;
+    this.#mark('localMediaReady');
     this.emit('localStream', { stream });
     return stream;
   }
@@ -540,17 +542,47 @@ export class Call extends TypedEmitter<CallEvents> {
   }
 
   async #consumeKnownProducers(): Promise<void> {
-    const tasks: Promise<void>[] = [];
+    const known: Array<{ peerId: string; producerId: string; kind: MediaKind }> = [];
     for (const peer of this.#peers.values()) {
       for (const [producerId, producer] of peer.producers)
-        tasks.push(this.#consume(peer.peerId, producerId, producer.kind));
+        known.push({ peerId: peer.peerId, producerId, kind: producer.kind });
     }
-    await Promise.all(tasks);
+    // All rtc:consume requests go out at once; the local consumers are then created in the same tick,
+    // so mediasoup-client negotiates them in one SDP round instead of one per track.
+    const allReplied = deferred<void>();
+    let waiting = known.length;
+    const batch = {
+      ready: allReplied.promise,
+      replied: () => {
+        waiting -= 1;
+        if (waiting <= 0) allReplied.resolve();
+      },
+    };
+    if (waiting === 0) allReplied.resolve();
+    await Promise.all(known.map(({ peerId, producerId, kind }) => this.#consume(peerId, producerId, kind, batch)));
   }
 
-  /** rtc:consume -> recvTransport.consume -> trackAdded -> rtc:resumeConsumer. Never throws. */
-  async #consume(peerId: string, producerId: string, kind: MediaKind): Promise<void> {
-    if (this.#consuming.has(producerId) || this.#consumerByProducer(producerId)) return;
+  /**
+   * rtc:consume -> recvTransport.consume -> trackAdded -> rtc:resumeConsumer. Never throws.
+   * With `batch`, calls batch.replied() once its rtc:consume settled and creates the local
+   * consumer only when batch.ready resolves.
+   */
+  async #consume(
+    peerId: string,
+    producerId: string,
+    kind: MediaKind,
+    batch?: { ready: Promise<void>; replied: () => void },
+  ): Promise<void> {
+    let replied = false;
+    const markReplied = () => {
+      if (replied) return;
+      replied = true;
+      batch?.replied();
+    };
+    if (this.#consuming.has(producerId) || this.#consumerByProducer(producerId)) {
+      markReplied();
+      return;
+    }
     this.#consuming.add(producerId);
     try {
       const transport = await this.#recvReady.promise;
@@ -580,6 +612,8 @@ export class Call extends TypedEmitter<CallEvents> {
           );
         }
         throw error;
+      } finally {
+        markReplied();
       }
       const rtpParameters = reply.rtpParameters as unknown as ms.RtpParameters;
       if (!ortc.canReceive(rtpParameters, rtpCapabilities)) {
@@ -589,6 +623,7 @@ export class Call extends TypedEmitter<CallEvents> {
           `Can't receive ${this.#nicknameOf(peerId)}'s ${kind}: this browser cannot decode ${codec}`,
         );
       }
+      if (batch) await batch.ready;
       if (this.closed || this.#closedProducers.has(producerId)) return;
       const consumer = await transport.consume({
         id: reply.consumerId,
@@ -612,17 +647,29 @@ export class Call extends TypedEmitter<CallEvents> {
         spatialLayer: null,
         temporalLayer: null,
         preferredSpatialLayer: null,
+        fastStart: reply.kind === 'video' && reply.type === 'simulcast',
       };
       this.#consumers.set(consumer.id, entry);
       consumer.on('transportclose', () => this.#consumers.delete(consumer.id));
       this.#mark('firstTrackAdded');
       this.emit('trackAdded', this.#remoteTrack(entry));
+      if (entry.fastStart) {
+        // Fast start: r0's keyframe is small and r0 is always sent, so the first picture comes sooner than
+        // when the host waits for a keyframe on the top layer. Sent ahead of the resume (the host answers
+        // in order), without waiting for its reply; raised to r2 when the first layer is forwarded.
+        this.#request('rtc:setPreferredLayers', {
+          meetingId: this.meetingId,
+          consumerId: consumer.id,
+          spatialLayer: 0,
+        }).catch(() => {});
+      }
       await this.#request('rtc:resumeConsumer', { meetingId: this.meetingId, consumerId: consumer.id });
     } catch (error) {
       if (this.closed) return;
       if (error instanceof CallError && error.code === ErrorCode.ConsumerNotFound) return; // closed meanwhile
       this.#reportError(withContext(error, `Could not receive ${this.#nicknameOf(peerId)}'s ${kind}`));
     } finally {
+      markReplied();
       this.#consuming.delete(producerId);
     }
   }
@@ -687,16 +734,7 @@ export class Call extends TypedEmitter<CallEvents> {
       this.#teardown('meetingEnded');
       return;
     }
-    const message =
-      code === CLOSE_REPLACED
-        ? 'You joined this meeting from another tab or device, so this one was disconnected'
-        : code === CLOSE_WORKER_DIED
-          ? 'The media server handling this meeting failed'
-          : code === CLOSE_HOST_SHUTDOWN
-            ? 'The media server is restarting'
-            : code === CLOSE_POLICY
-              ? 'Disconnected for sending too many requests'
-              : `Lost the connection to the media server (close ${code})`;
+    const message = CLOSE_MESSAGES[code] ?? `Lost the connection to the media server (close ${code})`;
     this.#reportError(new CallError(ClientErrorCode.SignallingClosed, message));
     this.#teardown(code === CLOSE_REPLACED ? 'replaced' : 'failed');
   }
@@ -763,6 +801,14 @@ export class Call extends TypedEmitter<CallEvents> {
         if (!entry) return;
         entry.spatialLayer = data.spatialLayer;
         entry.temporalLayer = data.temporalLayer;
+        if (entry.fastStart && data.spatialLayer !== null) {
+          entry.fastStart = false;
+          this.#request('rtc:setPreferredLayers', {
+            meetingId: this.meetingId,
+            consumerId: data.consumerId,
+            spatialLayer: entry.preferredSpatialLayer ?? TOP_SPATIAL_LAYER,
+          }).catch(() => {});
+        }
         this.emit('layersChanged', {
           peerId: entry.peerId,
           consumerId: data.consumerId,
@@ -848,6 +894,7 @@ export class Call extends TypedEmitter<CallEvents> {
     await Promise.all(
       entries.map(async (entry) => {
         entry.preferredSpatialLayer = layer;
+        entry.fastStart = false;
         await this.#request('rtc:setPreferredLayers', {
           meetingId: this.meetingId,
           consumerId: entry.consumer.id,
@@ -993,24 +1040,6 @@ export class Call extends TypedEmitter<CallEvents> {
 export async function joinMeeting(options: JoinOptions): Promise<Call> {
   const call = new Call(options);
   return call.join();
-}
-
-function deviceName(kind: MediaKind): string {
-  return kind === 'audio' ? 'microphone' : 'camera';
-}
-
-function mediaDeviceError(kind: MediaKind, error: unknown): CallError {
-  const name = error instanceof DOMException ? error.name : '';
-  const what = deviceName(kind);
-  const message =
-    name === 'NotAllowedError' || name === 'SecurityError'
-      ? `Permission to use your ${what} was denied`
-      : name === 'NotFoundError' || name === 'OverconstrainedError'
-        ? `No ${what} was found`
-        : name === 'NotReadableError'
-          ? `Your ${what} is in use by another application`
-          : `Could not start your ${what}`;
-  return new CallError(ClientErrorCode.MediaDevice, message, { cause: error });
 }
 
 function withContext(error: unknown, context: string): CallError {

@@ -1,6 +1,5 @@
 // Public surface of the browser SDK.
 export {
-  CAMERA_CONSTRAINTS,
   CAMERA_ENCODINGS,
   Call,
   type CallConnectionState,
@@ -16,7 +15,21 @@ export {
   type RemotePeerInfo,
   type RemoteTrack,
 } from './call.js';
+export { preloadDevice } from './device.js';
 export { CallError, type CallErrorCode, ClientErrorCode, isMeetingEndedCode } from './errors.js';
 export { type Api, api, createMediaSession, getMediaConfig, requestEnvelope } from './http.js';
+export {
+  CAMERA_CONSTRAINTS,
+  type LocalMedia,
+  type PublishOptions,
+  startLocalMedia,
+  stopLocalMedia,
+} from './media.js';
 export type { InboundFrame } from './signalling.js';
-export type { CallStats, CandidatePairStats, LocalVideoLayerStats, RemoteAudioStats, RemoteVideoStats } from './stats.js';
+export type {
+  CallStats,
+  CandidatePairStats,
+  LocalVideoLayerStats,
+  RemoteAudioStats,
+  RemoteVideoStats,
+} from './stats.js';

@@ -1,8 +1,16 @@
-// The host registry item (hosts table) and the meeting placement release.
-// Heartbeats only SET the host's own fields: `assigned` and `capacity` belong
-// to the placement protocol and are never overwritten after registration.
+// The host registry item (hosts table) and the host's side of meeting
+// placement (release, reclaim). Heartbeats only SET the host's own fields:
+// `assigned` and `capacity` belong to the placement protocol and are never
+// overwritten after registration.
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { type HostItem, type HostLoad, type HostStatus, keys, type TableNames } from '../../shared/tables.js';
+import {
+  type HostItem,
+  type HostLoad,
+  type HostStatus,
+  keys,
+  type MeetingItem,
+  type TableNames,
+} from '../../shared/tables.js';
 import { isConditionalCheckFailed } from './dynamo-client.js';
 
 export interface HostRegistration {
@@ -16,6 +24,18 @@ export interface HostRegistration {
   load: HostLoad;
   startedAt: string;
 }
+
+/**
+ * What a placement claim found: `held` (already ours), `reclaimed` (was
+ * unplaced, now ours), `moved` (another host serves it), `ended`, or
+ * `unknown` (no meeting item: nothing to claim).
+ */
+export type MeetingClaim =
+  | { outcome: 'held' | 'reclaimed' | 'ended' | 'unknown' }
+  | { outcome: 'moved'; mediaHostId: string };
+
+/** Conditional-check races (control plane writing at the same moment) retried this often. */
+const CLAIM_ATTEMPTS = 3;
 
 /** A host item expires (TTL) this long after its last heartbeat. */
 export const HOST_TTL_SECONDS = 60;
@@ -153,6 +173,73 @@ export class HostRegistryStore {
       if (!isConditionalCheckFailed(error)) throw error;
     }
     return true;
+  }
+
+  /**
+   * Makes sure the meeting's placement points at this host before a room is
+   * created here: takes it back if it was released (then `assigned + 1` on
+   * the host item), keeps it if already ours, and never takes it from another
+   * host or from an ended meeting.
+   */
+  async claimMeeting(meetingId: string, hostId: string, assignedAt: string): Promise<MeetingClaim> {
+    for (let attempt = 1; ; attempt++) {
+      let previousHostId: unknown;
+      try {
+        const result = await this.#client.send(
+          new UpdateCommand({
+            TableName: this.#tables.meetings,
+            Key: keys.meeting(meetingId),
+            UpdateExpression: 'SET #mediaHostId = :me, #assignedAt = if_not_exists(#assignedAt, :assignedAt)',
+            ConditionExpression:
+              'attribute_exists(pk) AND #status = :active AND ' +
+              '(attribute_not_exists(#mediaHostId) OR #mediaHostId = :me)',
+            ExpressionAttributeNames: {
+              '#mediaHostId': 'mediaHostId',
+              '#assignedAt': 'assignedAt',
+              '#status': 'status',
+            },
+            ExpressionAttributeValues: { ':me': hostId, ':assignedAt': assignedAt, ':active': 'ACTIVE' },
+            ReturnValues: 'UPDATED_OLD',
+          }),
+        );
+        previousHostId = result.Attributes?.mediaHostId;
+      } catch (error) {
+        if (!isConditionalCheckFailed(error)) throw error;
+        const meeting = await this.#meeting(meetingId);
+        if (!meeting) return { outcome: 'unknown' };
+        if (meeting.status !== 'ACTIVE') return { outcome: 'ended' };
+        if (meeting.mediaHostId && meeting.mediaHostId !== hostId) {
+          return { outcome: 'moved', mediaHostId: meeting.mediaHostId };
+        }
+        // the item changed between the update and the read: try again
+        if (attempt >= CLAIM_ATTEMPTS) throw error;
+        continue;
+      }
+      if (previousHostId === hostId) return { outcome: 'held' };
+      try {
+        await this.#client.send(
+          new UpdateCommand({
+            TableName: this.#tables.hosts,
+            Key: keys.host(hostId),
+            UpdateExpression: 'ADD #assigned :one',
+            ConditionExpression: 'attribute_exists(pk)',
+            ExpressionAttributeNames: { '#assigned': 'assigned' },
+            ExpressionAttributeValues: { ':one': 1 },
+          }),
+        );
+      } catch (error) {
+        // the host item expired (stalled host): re-registration starts it afresh
+        if (!isConditionalCheckFailed(error)) throw error;
+      }
+      return { outcome: 'reclaimed' };
+    }
+  }
+
+  async #meeting(meetingId: string): Promise<MeetingItem | undefined> {
+    const result = await this.#client.send(
+      new GetCommand({ TableName: this.#tables.meetings, Key: keys.meeting(meetingId), ConsistentRead: true }),
+    );
+    return result.Item as MeetingItem | undefined;
   }
 
   async get(hostId: string): Promise<HostItem | undefined> {

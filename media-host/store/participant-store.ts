@@ -23,8 +23,10 @@ export class ParticipantStore {
   }
 
   /**
-   * `UPDATE ... SET left_at = ? WHERE ... AND left_at IS NULL`: a no-op
-   * ('unchanged') when the row is missing or left_at is already set.
+   * `UPDATE ... SET left_at = ? WHERE ... AND left_at IS NULL AND joined_at <= ?`:
+   * a no-op ('unchanged') when the row is missing, left_at is already set, or
+   * the user (re)joined after `leftAt` (a late or retried write must not mark
+   * a rejoin as left; ISO-8601 UTC strings compare in time order).
    * Throttling is retried with backoff.
    */
   async markLeft(meetingId: string, userId: string, leftAt: string): Promise<MarkLeftResult> {
@@ -36,8 +38,8 @@ export class ParticipantStore {
               TableName: this.#tables.meetings,
               Key: keys.participant(meetingId, userId),
               UpdateExpression: 'SET #leftAt = :leftAt',
-              ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#leftAt)',
-              ExpressionAttributeNames: { '#leftAt': 'left_at' },
+              ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#leftAt) AND #joinedAt <= :leftAt',
+              ExpressionAttributeNames: { '#leftAt': 'left_at', '#joinedAt': 'joined_at' },
               ExpressionAttributeValues: { ':leftAt': leftAt },
             }),
           ),

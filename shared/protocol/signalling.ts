@@ -5,8 +5,10 @@ import { z } from 'zod';
 
 /** Frames larger than this close the socket with 1009. */
 export const MAX_FRAME_BYTES = 64 * 1024;
-/** `appData` must serialise to at most this many bytes of plain JSON. */
+/** `appData` must serialise to at most this many bytes of plain JSON (UTF-8). */
 export const MAX_APP_DATA_BYTES = 1024;
+/** Frames nested deeper than this are refused before any schema runs (zod recurses per level). */
+export const MAX_JSON_DEPTH = 32;
 
 const id = z.string().min(1).max(128);
 const meetingId = id;
@@ -17,11 +19,17 @@ const jsonPrimitive = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 type Json = z.infer<typeof jsonPrimitive> | Json[] | { [key: string]: Json };
 const json: z.ZodType<Json> = z.lazy(() => z.union([jsonPrimitive, z.array(json), z.record(z.string(), json)]));
 
-export const appDataSchema = z
-  .record(z.string(), json)
-  .refine((value) => JSON.stringify(value).length <= MAX_APP_DATA_BYTES, {
-    message: `appData must be at most ${MAX_APP_DATA_BYTES} bytes of JSON`,
-  });
+// TextEncoder, not Buffer: this module also runs in browsers.
+const utf8 = new TextEncoder();
+
+/** Size of a value's JSON in UTF-8 bytes (what goes over the wire), not UTF-16 units. */
+export function jsonByteLength(value: unknown): number {
+  return utf8.encode(JSON.stringify(value)).length;
+}
+
+export const appDataSchema = z.record(z.string(), json).refine((value) => jsonByteLength(value) <= MAX_APP_DATA_BYTES, {
+  message: `appData must be at most ${MAX_APP_DATA_BYTES} bytes of JSON`,
+});
 export type AppData = z.infer<typeof appDataSchema>;
 
 const codecParameters = z.record(z.string(), z.union([z.string(), z.number()]));
@@ -313,13 +321,28 @@ export const CloseCode = {
   WorkerDied: 4003,
   /** ours: the host is shutting down */
   HostShutdown: 4004,
+  /** ours: another host serves the meeting now; fetch a new media session */
+  MeetingMoved: 4005,
+  /** ours: no rtc:join (or nothing after rtc:leave) within the host's join timeout */
+  JoinTimeout: 4006,
 } as const;
+
+/** Thrown by parseJsonSafely for text nested deeper than its limit. */
+export class JsonTooDeepError extends Error {
+  override name = 'JsonTooDeepError';
+  constructor(readonly maxDepth: number) {
+    super(`JSON must not be nested deeper than ${maxDepth} levels`);
+  }
+}
 
 /**
  * JSON.parse that drops `__proto__`, `constructor` and `prototype` keys, so a
- * frame can never reach an object's prototype later on.
+ * frame can never reach an object's prototype later on, and refuses text
+ * nested deeper than `maxDepth` (JsonTooDeepError) before parsing, so nothing
+ * recursive (reviver, schemas, stringify) ever sees a deep value.
  */
-export function parseJsonSafely(text: string): unknown {
+export function parseJsonSafely(text: string, maxDepth: number = MAX_JSON_DEPTH): unknown {
+  if (jsonNestingExceeds(text, maxDepth)) throw new JsonTooDeepError(maxDepth);
   // Fast path: such a key can only appear literally or through a \u escape,
   // so text with neither parses without the (much slower) reviver.
   if (!text.includes('\\u') && !DANGEROUS_KEY.test(text)) return JSON.parse(text);
@@ -329,3 +352,34 @@ export function parseJsonSafely(text: string): unknown {
 }
 
 const DANGEROUS_KEY = /"(?:__proto__|constructor|prototype)"\s*:/;
+
+const OPEN_BRACE = 0x7b;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACE = 0x7d;
+const CLOSE_BRACKET = 0x5d;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/**
+ * One iterative pass over the text: true when objects/arrays open more than
+ * `maxDepth` levels deep outside strings. Malformed text is left to JSON.parse.
+ */
+export function jsonNestingExceeds(text: string, maxDepth: number): boolean {
+  if (text.length <= maxDepth) return false;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === BACKSLASH) i++;
+      else if (c === QUOTE) inString = false;
+    } else if (c === QUOTE) {
+      inString = true;
+    } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+      if (++depth > maxDepth) return true;
+    } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
+      depth--;
+    }
+  }
+  return false;
+}

@@ -1,22 +1,26 @@
 // Who gets a socket: token checks during the HTTP upgrade, origin allow-list,
 // single use; and the host's HTTP routes.
 import { randomUUID } from 'node:crypto';
-import { generateKeyPair, SignJWT } from 'jose';
+import { decodeJwt, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../shared/errors.js';
 import { endMeetingPath, SIGNALLING_PATH, SIGNALLING_SUBPROTOCOL } from '../../shared/protocol/http.js';
 import { signToken } from '../../shared/tokens.js';
 import { TestClient, UpgradeRefused } from './support/client.js';
 import { CONTROL_ISSUER, type Harness, startHarness } from './support/harness.js';
+import { tableItems } from './support/items.js';
 
 let harness: Harness;
+let items: ReturnType<typeof tableItems>;
 
 beforeAll(async () => {
   harness = await startHarness();
+  items = tableItems(harness.tables);
 });
 
 afterAll(async () => {
   await harness?.close();
+  items?.destroy();
 });
 
 async function refusal(url: string, options?: Parameters<typeof TestClient.connect>[1]): Promise<UpgradeRefused> {
@@ -41,6 +45,15 @@ describe('join token', () => {
     const replay = await refusal(withToken(token));
     expect(replay.status).toBe(403);
     expect(JSON.parse(replay.body)).toMatchObject({ code: ErrorCode.Forbidden, message: 'Token already used' });
+    client.close();
+  });
+
+  it('remembers a used jti until the token stops verifying (exp + clock tolerance), not just until exp', async () => {
+    const meetingId = randomUUID();
+    const token = await harness.joinToken({ userId: 'ttl', meetingId });
+    const { jti, exp } = decodeJwt(token);
+    const client = await TestClient.connect(withToken(token));
+    expect((await items.usedToken(jti as string))?.expiresAt).toBe((exp as number) + 5);
     client.close();
   });
 
@@ -162,6 +175,40 @@ describe('HTTP routes', () => {
     const ok = await post(`Bearer ${await harness.serviceToken()}`);
     expect(ok.status).toBe(200);
     expect(await ok.json()).toEqual({ code: 0, message: 'success', data: { peersNotified: 0 } });
+  });
+
+  const endMeeting = (meetingId: string, token: string) =>
+    fetch(`${harness.httpUrl}${endMeetingPath(meetingId)}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ endedBy: 'owner', endedAt: new Date().toISOString() }),
+    });
+
+  it('refuses a replayed service token with 403', async () => {
+    const token = await harness.serviceToken();
+    expect((await endMeeting(randomUUID(), token)).status).toBe(200);
+    const replay = await endMeeting(randomUUID(), token);
+    expect(replay.status).toBe(403);
+    expect(await replay.json()).toMatchObject({ code: ErrorCode.Forbidden, message: 'Token already used' });
+    const { jti, exp } = decodeJwt(token);
+    expect((await items.usedToken(jti as string))?.expiresAt).toBe((exp as number) + 5);
+  });
+
+  it('lets a service token bound to meeting X end only X', async () => {
+    const meetingX = randomUUID();
+    const meetingY = randomUUID();
+    const { client } = await harness.join({ userId: 'in-y', meetingId: meetingY });
+    const forX = await harness.serviceToken({}, { meetingId: meetingX });
+    const refused = await endMeeting(meetingY, forX);
+    expect(refused.status).toBe(403);
+    expect(await refused.json()).toMatchObject({ code: ErrorCode.Forbidden });
+    expect(harness.host.rooms.isEnded(meetingY)).toBe(false);
+    expect((await client.request('rtc:getRouterRtpCapabilities', { meetingId: meetingY })).type).toBe(
+      'rtc:routerRtpCapabilities',
+    );
+    // the refusal did not use the token up
+    expect((await endMeeting(meetingX, forX)).status).toBe(200);
+    expect(harness.host.rooms.isEnded(meetingX)).toBe(true);
   });
 });
 

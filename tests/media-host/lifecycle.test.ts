@@ -1,5 +1,5 @@
-// Room lifecycle against DynamoDB Local: two tabs, left_at, meeting ended,
-// placement release, heartbeat and draining.
+// Room lifecycle against DynamoDB Local: two tabs, left_at, join timeout,
+// meeting ended, placement release and reclaim, heartbeat and draining.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { drain } from '../../media-host/drain.js';
@@ -9,6 +9,7 @@ import { ErrorCode } from '../../shared/errors.js';
 import { silentLogger } from '../../shared/logger.js';
 import { endMeetingPath } from '../../shared/protocol/http.js';
 import { CloseCode } from '../../shared/protocol/signalling.js';
+import { UpgradeRefused } from './support/client.js';
 import { type Harness, startHarness } from './support/harness.js';
 import { tableItems, until } from './support/items.js';
 import { type Capabilities, opusRtpParameters } from './support/media.js';
@@ -106,6 +107,32 @@ describe('left_at', () => {
     expect(await items.participant(meetingId, 'stranger')).toBeUndefined();
   });
 
+  it('is set when the last connection never joined: tab A joined, tab B waiting, A goes, then B closes', async () => {
+    const meetingId = randomUUID();
+    for (const [userId, how] of [
+      ['two-tabs-leave', 'leave'],
+      ['two-tabs-drop', 'drop'],
+    ] as const) {
+      await items.putParticipant(meetingId, userId);
+      const tabA = await harness.join({ userId, meetingId });
+      const tabB = await harness.connect({ userId, meetingId });
+      if (how === 'leave') await tabA.client.ok('rtc:leave', { meetingId });
+      else tabA.client.terminate();
+      await until(() => !harness.host.rooms.get(meetingId)?.peers.has(tabA.peerId), 'tab A gone');
+      await harness.host.leaveRecorder.settled();
+      // tab B may still join: not left yet
+      expect((await items.participant(meetingId, userId))?.left_at, how).toBeUndefined();
+
+      tabB.close();
+      await until(
+        () => harness.host.connections.forMeeting(meetingId).every((c) => c.userId !== userId || !c.live),
+        'tab B closed',
+      );
+      await harness.host.leaveRecorder.settled();
+      expect((await items.participant(meetingId, userId))?.left_at, how).toMatch(/^\d{4}-\d\d-\d\dT/);
+    }
+  });
+
   it('refuses to rejoin on a connection that left', async () => {
     const meetingId = randomUUID();
     const { client } = await harness.join({ userId: 'once', meetingId });
@@ -115,7 +142,7 @@ describe('left_at', () => {
 });
 
 describe('meeting ended', () => {
-  it('tells every peer, closes sockets with 4002, releases the placement and answers later joins 40901', async () => {
+  it('tells every peer, closes sockets with 4002, releases the placement and refuses later sockets', async () => {
     const meetingId = randomUUID();
     await items.putMeeting(meetingId, { mediaHostId: harness.hostId, assignedAt: new Date().toISOString() });
     await items.setHostCounters(harness.hostId, 1, 10);
@@ -141,9 +168,14 @@ describe('meeting ended', () => {
     expect(bob.client.ofType('rtc:peerLeft')).toEqual([]);
     expect(harness.host.rooms.get(meetingId)).toBeUndefined();
 
-    const late = await harness.connect({ userId: 'd', meetingId });
-    const refused = await late.request('rtc:join', { meetingId });
-    expect(refused).toMatchObject({ type: 'rtc:error', code: ErrorCode.MeetingEnded, requestType: 'rtc:join' });
+    // a token issued before the end no longer gets a socket here
+    const late = await harness.connect({ userId: 'd', meetingId }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(late).toBeInstanceOf(UpgradeRefused);
+    expect((late as UpgradeRefused).status).toBe(403);
+    expect(JSON.parse((late as UpgradeRefused).body)).toMatchObject({ code: ErrorCode.MeetingEnded });
 
     await harness.host.rooms.settled();
     const meeting = await items.meeting(meetingId);
@@ -157,20 +189,133 @@ describe('meeting ended', () => {
 });
 
 describe('placement release', () => {
-  it('releases an empty meeting after the grace period, only if it still points here', async () => {
+  const graceExpiry = (meetingId: string) =>
+    new Promise<string>((resolve) => {
+      const listener = (id: string, outcome: string) => {
+        if (id !== meetingId) return;
+        harness.host.rooms.off('graceexpired', listener);
+        resolve(outcome);
+      };
+      harness.host.rooms.on('graceexpired', listener);
+    });
+
+  it('releases an empty meeting after the grace period', async () => {
     const meetingId = randomUUID();
-    const foreign = randomUUID();
     await items.putMeeting(meetingId, { mediaHostId: harness.hostId, assignedAt: new Date().toISOString() });
-    await items.putMeeting(foreign, { mediaHostId: 'another-host', assignedAt: new Date().toISOString() });
-    await items.setHostCounters(harness.hostId, 2, 10);
-    for (const id of [meetingId, foreign]) {
-      const { client } = await harness.join({ userId: `u-${id}`, meetingId: id });
-      await client.ok('rtc:leave', { meetingId: id });
-    }
+    await items.setHostCounters(harness.hostId, 1, 10);
+    const { client } = await harness.join({ userId: 'u-release', meetingId });
+    await client.ok('rtc:leave', { meetingId });
     await until(async () => (await items.meeting(meetingId))?.mediaHostId === undefined, 'release');
     await harness.host.rooms.settled();
-    expect((await items.meeting(foreign))?.mediaHostId).toBe('another-host');
+    expect((await items.host(harness.hostId))?.assigned).toBe(0);
+  });
+
+  it('keeps the placement while a connection that has not joined is open, and releases it after', async () => {
+    const meetingId = randomUUID();
+    const assignedAt = '2026-01-01T00:00:00.000Z';
+    await items.putMeeting(meetingId, { mediaHostId: harness.hostId, assignedAt });
+    await items.setHostCounters(harness.hostId, 1, 10);
+    const waiting = await harness.connect({ userId: 'waiter', meetingId });
+    const expired = graceExpiry(meetingId);
+    const { client } = await harness.join({ userId: 'first', meetingId });
+    await client.ok('rtc:leave', { meetingId });
+    expect(await expired).toBe('kept');
+    expect(await items.meeting(meetingId)).toMatchObject({ mediaHostId: harness.hostId, assignedAt });
+
+    // the waiting tab joins on the placement it was given: nothing moved, nothing reclaimed
+    await waiting.ok('rtc:join', { meetingId });
+    expect(await items.meeting(meetingId)).toMatchObject({ mediaHostId: harness.hostId, assignedAt });
     expect((await items.host(harness.hostId))?.assigned).toBe(1);
+
+    const released = graceExpiry(meetingId);
+    waiting.close();
+    expect(await released).toBe('released');
+    await harness.host.rooms.settled();
+    expect((await items.meeting(meetingId))?.mediaHostId).toBeUndefined();
+    expect((await items.host(harness.hostId))?.assigned).toBe(0);
+  });
+
+  it('releases a meeting whose only connections never joined, once they are gone', async () => {
+    const meetingId = randomUUID();
+    await items.putMeeting(meetingId, { mediaHostId: harness.hostId, assignedAt: new Date().toISOString() });
+    await items.setHostCounters(harness.hostId, 1, 10);
+    const released = graceExpiry(meetingId);
+    const client = await harness.connect({ userId: 'never-joins', meetingId });
+    client.close();
+    expect(await released).toBe('released');
+    await harness.host.rooms.settled();
+    expect((await items.meeting(meetingId))?.mediaHostId).toBeUndefined();
+    expect((await items.host(harness.hostId))?.assigned).toBe(0);
+  });
+
+  it('takes a released placement back when the room is created again', async () => {
+    const meetingId = randomUUID();
+    await items.putMeeting(meetingId);
+    await items.setHostCounters(harness.hostId, 0, 10);
+    const before = Date.now();
+    const { client } = await harness.join({ userId: 'returner', meetingId });
+    const meeting = await items.meeting(meetingId);
+    expect(meeting?.mediaHostId).toBe(harness.hostId);
+    expect(Date.parse(meeting?.assignedAt ?? '')).toBeGreaterThanOrEqual(before - 1000);
+    expect((await items.host(harness.hostId))?.assigned).toBe(1);
+    // a second room later finds the placement held: no double count
+    await client.ok('rtc:leave', { meetingId });
+    const { client: again } = await harness.join({ userId: 'returner-2', meetingId });
+    expect((await items.host(harness.hostId))?.assigned).toBe(1);
+    const released = graceExpiry(meetingId);
+    await again.ok('rtc:leave', { meetingId });
+    expect(await released).toBe('released');
+    await harness.host.rooms.settled();
+    expect((await items.host(harness.hostId))?.assigned).toBe(0);
+  });
+
+  it('refuses to split a meeting another host serves: 50001, then close 4005', async () => {
+    const meetingId = randomUUID();
+    await items.putMeeting(meetingId, { mediaHostId: 'another-host', assignedAt: new Date().toISOString() });
+    await items.setHostCounters(harness.hostId, 0, 10);
+    const client = await harness.connect({ userId: 'misdirected', meetingId });
+    const reply = await client.request('rtc:join', { meetingId });
+    expect(reply).toMatchObject({
+      type: 'rtc:error',
+      requestType: 'rtc:join',
+      code: ErrorCode.Internal,
+      error: 'meeting is served by another host; request a new media session',
+    });
+    expect((await client.closed).code).toBe(CloseCode.MeetingMoved);
+    expect(harness.host.rooms.get(meetingId)).toBeUndefined();
+    await harness.host.rooms.settled();
+    expect((await items.meeting(meetingId))?.mediaHostId).toBe('another-host');
+    expect((await items.host(harness.hostId))?.assigned).toBe(0);
+
+    // a meeting the control plane already ended gets no room either
+    const ended = randomUUID();
+    await items.putMeeting(ended, { status: 'ENDED' });
+    const late = await harness.connect({ userId: 'too-late', meetingId: ended });
+    expect(await late.request('rtc:join', { meetingId: ended })).toMatchObject({ code: ErrorCode.MeetingEnded });
+    expect(harness.host.rooms.get(ended)).toBeUndefined();
+  });
+});
+
+describe('join timeout', () => {
+  it('closes connections that never join, or stay after leaving, with 4006 and records left_at', async () => {
+    const local = await startHarness({ joinTimeoutMs: 300 });
+    const localItems = tableItems(local.tables);
+    const meetingId = randomUUID();
+    await localItems.putParticipant(meetingId, 'idle');
+    const joined = await local.join({ userId: 'stayer', meetingId });
+    const idle = await local.connect({ userId: 'idle', meetingId });
+    const leaver = await local.join({ userId: 'leaver', meetingId });
+    await leaver.client.ok('rtc:leave', { meetingId });
+
+    expect(await idle.closed).toMatchObject({ code: CloseCode.JoinTimeout });
+    expect(await leaver.client.closed).toMatchObject({ code: CloseCode.JoinTimeout });
+    // joined earlier than both: a joined connection is never timed out
+    expect(joined.client.ws.readyState).toBe(joined.client.ws.OPEN);
+    await until(() => local.host.connections.size === 1, 'idle connections gone');
+    await local.host.leaveRecorder.settled();
+    expect((await localItems.participant(meetingId, 'idle'))?.left_at).toMatch(/^\d{4}-\d\d-\d\dT/);
+    localItems.destroy();
+    await local.close();
   });
 });
 

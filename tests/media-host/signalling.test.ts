@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../shared/errors.js';
-import { CloseCode, MAX_FRAME_BYTES, responseDataSchemas } from '../../shared/protocol/signalling.js';
+import { CloseCode, MAX_FRAME_BYTES, MAX_JSON_DEPTH, responseDataSchemas } from '../../shared/protocol/signalling.js';
 import type { TestClient } from './support/client.js';
 import { type Harness, startHarness } from './support/harness.js';
 import {
@@ -272,6 +272,16 @@ describe('errors', () => {
     });
     expect(tooBigAppData.code).toBe(ErrorCode.BadRequest);
     expect(tooBigAppData.error).toContain('appData');
+    // 300 emoji: 612 UTF-16 units, but 1212 bytes of JSON
+    const multibyteAppData = await client.request('rtc:produce', {
+      meetingId,
+      transportId: 'x',
+      kind: 'audio',
+      rtpParameters: { codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000 }] },
+      appData: { label: '😀'.repeat(300) },
+    });
+    expect(multibyteAppData.code).toBe(ErrorCode.BadRequest);
+    expect(multibyteAppData.error).toContain('appData');
 
     // still serving
     expect((await client.request('rtc:join', { meetingId })).type).toBe('rtc:joined');
@@ -426,6 +436,99 @@ describe('errors', () => {
     });
     expect(reply).toMatchObject({ type: 'rtc:error', code: ErrorCode.BadRequest, requestType: 'rtc:consume' });
     expect(reply.error).toContain('video/VP8');
+  });
+
+  it('answers a frame nested thousands deep with 40001, keeps the socket and keeps serving everyone', async () => {
+    const meetingId = randomUUID();
+    const other = await harness.join({ userId: `u-${randomUUID()}`, meetingId });
+    const client = await harness.connect({ userId: `u-${randomUUID()}`, meetingId });
+    const depth = 5000;
+    const rtpParameters = '{"codecs":[{"mimeType":"audio/opus","payloadType":100,"clockRate":48000}]}';
+    const frame =
+      `{"type":"rtc:produce","requestId":"deep","data":{"meetingId":"${meetingId}","transportId":"t",` +
+      `"kind":"audio","rtpParameters":${rtpParameters},"appData":{"a":${'['.repeat(depth)}${']'.repeat(depth)}}}}`;
+    expect(frame.length).toBeLessThan(MAX_FRAME_BYTES);
+    client.sendRaw(frame);
+    // the same, nested through objects
+    client.sendRaw(`{"type":"rtc:join","data":${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}}`);
+    const tooDeep = (m: { type: string; code?: number; error?: string }) =>
+      m.type === 'rtc:error' && m.code === ErrorCode.BadRequest && (m.error ?? '').includes('nested');
+    await client.waitFor((m) => tooDeep(m) && client.received.filter(tooDeep).length === 2);
+    expect(client.received.filter(tooDeep)[0]?.error).toContain(String(MAX_JSON_DEPTH));
+    expect(client.ws.readyState).toBe(client.ws.OPEN);
+    // the same socket, another peer and a new client are all still served
+    expect((await client.request('rtc:join', { meetingId })).type).toBe('rtc:joined');
+    expect((await other.client.request('rtc:getRouterRtpCapabilities', { meetingId })).type).toBe(
+      'rtc:routerRtpCapabilities',
+    );
+    const fresh = await harness.join({ userId: `u-${randomUUID()}`, meetingId });
+    expect(fresh.peers).toHaveLength(2);
+  });
+
+  it('turns an unexpected throw while handling a frame into 50001, socket and process alive', async () => {
+    const meetingId = randomUUID();
+    const client = await harness.connect({ userId: `u-${randomUUID()}`, meetingId });
+    const metrics = harness.host.metrics;
+    const countMessage = metrics.message;
+    let injected = 0;
+    // a fault inside the frame handler, where nothing used to catch it
+    metrics.message = (type) => {
+      if (injected++ === 0) throw new Error('injected fault');
+      countMessage(type);
+    };
+    try {
+      client.sendRaw(JSON.stringify({ type: 'rtc:getRouterRtpCapabilities', data: { meetingId }, requestId: 'f1' }));
+      const failed = await client.waitFor((m) => m.type === 'rtc:error');
+      expect(failed).toMatchObject({ code: ErrorCode.Internal });
+      expect(injected).toBe(1);
+    } finally {
+      metrics.message = countMessage;
+    }
+    expect(client.ws.readyState).toBe(client.ws.OPEN);
+    expect((await client.request('rtc:join', { meetingId })).type).toBe('rtc:joined');
+  });
+
+  it('answers rtc:consume racing the producer close with 40403 and keeps no consumer', async () => {
+    const meetingId = randomUUID();
+    const alice = await joinWithTransports(meetingId);
+    const { audioId, videoId } = await produceAudioAndVideo(alice);
+    const bob = await joinWithTransports(meetingId);
+    const room = harness.host.rooms.get(meetingId);
+    const bobPeer = room?.peers.get(bob.peerId);
+    const transport = bobPeer?.transports.get(bob.recvTransportId);
+    if (!room || !bobPeer || !transport) throw new Error('no room state');
+    const consume = transport.consume.bind(transport);
+    const race = async (producerId: string, when: 'before' | 'during') => {
+      const producer = room.findProducer(producerId)?.producer;
+      if (!producer) throw new Error('no producer');
+      transport.consume = (options) => {
+        if (when === 'before') producer.close();
+        const creating = consume(options);
+        // the worker is already creating the consumer when the producer goes
+        if (when === 'during') producer.close();
+        return creating;
+      };
+      try {
+        return await bob.client.request('rtc:consume', { meetingId, producerId, rtpCapabilities: bob.caps });
+      } finally {
+        transport.consume = consume;
+      }
+    };
+    for (const [producerId, when] of [
+      [audioId, 'during'],
+      [videoId, 'before'],
+    ] as const) {
+      const reply = await race(producerId, when);
+      expect(reply, when).toMatchObject({
+        type: 'rtc:error',
+        code: ErrorCode.ProducerNotFound,
+        requestType: 'rtc:consume',
+      });
+      expect(bobPeer.consumers.size, when).toBe(0);
+    }
+    expect((await bob.client.request('rtc:getRouterRtpCapabilities', { meetingId })).type).toBe(
+      'rtc:routerRtpCapabilities',
+    );
   });
 
   it('closes the socket with 1009 on an oversized frame, other peers unaffected', async () => {

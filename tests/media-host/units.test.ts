@@ -7,7 +7,13 @@ import { LeaveRecorder } from '../../media-host/leave-recorder.js';
 import { retryOnThrottling } from '../../media-host/store/dynamo-client.js';
 import { createMediaHostStores, type MediaHostStores } from '../../media-host/store/index.js';
 import { silentLogger } from '../../shared/logger.js';
-import { parseJsonSafely } from '../../shared/protocol/signalling.js';
+import {
+  appDataSchema,
+  JsonTooDeepError,
+  MAX_APP_DATA_BYTES,
+  MAX_JSON_DEPTH,
+  parseJsonSafely,
+} from '../../shared/protocol/signalling.js';
 import { createTestTables, type TestTables } from '../support/dynamo.js';
 import { tableItems } from './support/items.js';
 
@@ -75,6 +81,32 @@ describe('parseJsonSafely', () => {
     expect(parse('{"s":"constructor","t":"\\"prototype\\":"}')).toEqual({ s: 'constructor', t: '"prototype":' });
     expect(({} as Record<string, unknown>).a).toBeUndefined();
   });
+
+  it(`refuses JSON nested deeper than ${MAX_JSON_DEPTH} levels without recursing, and counts only structure`, () => {
+    const nested = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
+    expect(parseJsonSafely(nested(MAX_JSON_DEPTH))).toBeInstanceOf(Array);
+    expect(() => parseJsonSafely(nested(MAX_JSON_DEPTH + 1))).toThrow(JsonTooDeepError);
+    // far deeper than any recursion could go; objects count like arrays
+    expect(() => parseJsonSafely(nested(200_000))).toThrow(JsonTooDeepError);
+    expect(() => parseJsonSafely(`${'{"a":'.repeat(MAX_JSON_DEPTH + 1)}1${'}'.repeat(MAX_JSON_DEPTH + 1)}`)).toThrow(
+      JsonTooDeepError,
+    );
+    // brackets inside strings (escaped quotes included) are not nesting; the reviver path is guarded too
+    const inString = String.raw`{"s":"\"${'['.repeat(100)}","t":"\u005f"}`;
+    expect(parseJsonSafely(inString)).toEqual({ s: `"${'['.repeat(100)}`, t: '_' });
+    expect(() => parseJsonSafely(String.raw`{"\u005f":${nested(MAX_JSON_DEPTH)}}`)).toThrow(JsonTooDeepError);
+  });
+});
+
+describe('appDataSchema', () => {
+  it(`limits appData to ${MAX_APP_DATA_BYTES} bytes of UTF-8 JSON, not UTF-16 units`, () => {
+    // 400 euro signs: ~410 UTF-16 units but ~1210 bytes on the wire
+    expect(appDataSchema.safeParse({ label: '€'.repeat(400) }).success).toBe(false);
+    expect(appDataSchema.safeParse({ label: '😀'.repeat(300) }).success).toBe(false);
+    expect(appDataSchema.safeParse({ label: '€'.repeat(330) }).success).toBe(true);
+    expect(appDataSchema.safeParse({ label: 'x'.repeat(MAX_APP_DATA_BYTES - 12) }).success).toBe(true);
+    expect(appDataSchema.safeParse({ label: 'x'.repeat(MAX_APP_DATA_BYTES) }).success).toBe(false);
+  });
 });
 
 describe('retryOnThrottling', () => {
@@ -136,7 +168,7 @@ describe('stores on DynamoDB Local', () => {
   it('sets left_at only on an existing participant without one, off the caller path', async () => {
     const items = tableItems(tables);
     const meetingId = randomUUID();
-    await items.putParticipant(meetingId, 'p');
+    await items.putParticipant(meetingId, 'p', { joined_at: '2025-12-31T23:00:00.000Z' });
     expect(await stores.participants.markLeft(meetingId, 'p', '2026-01-01T00:00:00.000Z')).toBe('updated');
     expect(await stores.participants.markLeft(meetingId, 'p', '2026-02-02T00:00:00.000Z')).toBe('unchanged');
     expect(await stores.participants.markLeft(meetingId, 'ghost', '2026-01-01T00:00:00.000Z')).toBe('unchanged');
@@ -151,6 +183,19 @@ describe('stores on DynamoDB Local', () => {
     );
     expect(() => failing.record(meetingId, 'p')).not.toThrow();
     await failing.settled();
+    items.destroy();
+  });
+
+  it('never marks a participant left before they (re)joined: a late write loses to the rejoin', async () => {
+    const items = tableItems(tables);
+    const meetingId = randomUUID();
+    // the control plane's rejoin REMOVEd left_at and set a joined_at later than the delayed leave
+    await items.putParticipant(meetingId, 'rejoined', { joined_at: '2026-03-01T10:00:05.000Z' });
+    expect(await stores.participants.markLeft(meetingId, 'rejoined', '2026-03-01T10:00:04.999Z')).toBe('unchanged');
+    expect((await items.participant(meetingId, 'rejoined'))?.left_at).toBeUndefined();
+    // a leave at or after the join still sticks
+    expect(await stores.participants.markLeft(meetingId, 'rejoined', '2026-03-01T10:00:05.000Z')).toBe('updated');
+    expect((await items.participant(meetingId, 'rejoined'))?.left_at).toBe('2026-03-01T10:00:05.000Z');
     items.destroy();
   });
 });

@@ -34,6 +34,7 @@ export interface HarnessOptions {
   rateLimit?: RateLimitSettings;
   clock?: Clock;
   logger?: Logger;
+  joinTimeoutMs?: number;
 }
 
 export interface Harness {
@@ -48,7 +49,7 @@ export interface Harness {
   keys: { privateKey: CryptoKey; publicKey: CryptoKey };
   sign<K extends TokenKind>(kind: K, body: TokenBody<K>, options?: Partial<SignOptions>): Promise<string>;
   joinToken(identity: JoinIdentity, options?: Partial<SignOptions>): Promise<string>;
-  serviceToken(options?: Partial<SignOptions>): Promise<string>;
+  serviceToken(options?: Partial<SignOptions>, claims?: { meetingId?: string; jti?: string }): Promise<string>;
   /** opens a socket with a fresh join token */
   connect(identity: JoinIdentity, options?: TestClientOptions): Promise<TestClient>;
   /** connect + rtc:join */
@@ -97,6 +98,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     clock,
     logger: options.logger ?? logLevelFromEnv(),
     ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
+    ...(options.joinTimeoutMs !== undefined ? { joinTimeoutMs: options.joinTimeoutMs } : {}),
   });
   const { port } = await host.start();
   const httpUrl = `http://127.0.0.1:${port}`;
@@ -138,10 +140,15 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     keys,
     sign,
     joinToken,
-    serviceToken: (signOptions) =>
+    serviceToken: (signOptions, claims) =>
       sign(
         'service',
-        { sub: 'control-plane', scope: 'meetings:end', jti: randomUUID() },
+        {
+          sub: 'control-plane',
+          scope: 'meetings:end',
+          jti: claims?.jti ?? randomUUID(),
+          ...(claims?.meetingId ? { meetingId: claims.meetingId } : {}),
+        },
         {
           expiresInSeconds: 30,
           ...signOptions,
