@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Clock } from '../shared/clock.js';
 import { AppError, ErrorCode } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';

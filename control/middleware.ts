@@ -2,7 +2,7 @@
 // bearer-token auth and edge validation with the shared zod schemas.
 import type { Context, ErrorHandler, MiddlewareHandler, NotFoundHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { AppError, ErrorCode } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { Envelope } from '../shared/protocol/http.js';

@@ -5,7 +5,7 @@
 //   media-join  control plane -> media host: one-time, <= 60 s, bound to host/meeting/user
 //   service     control plane -> media host admin calls (ending a meeting)
 import { type CryptoKey, type JWTVerifyGetKey, errors as joseErrors, jwtVerify, type KeyObject, SignJWT } from 'jose';
-import { z } from 'zod';
+import * as z from 'zod';
 import { AppError, ErrorCode } from './errors.js';
 
 export type TokenKind = 'access' | 'media-join' | 'service';

@@ -1,6 +1,6 @@
 // HTTP API shapes of the control plane (and the media host's admin endpoint),
 // defined once for the server, the SDK and the tests.
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Every JSON reply: `code` is 0 on success, a registry code otherwise. */
 export interface Envelope<T> {

@@ -1,7 +1,7 @@
 // REQ-003 WebSocket signalling, defined once. The media host validates every
 // incoming frame against `signallingRequestSchema` before any logic runs; the
 // browser SDK uses the same types. Message and field names are the contract's.
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Frames larger than this close the socket with 1009. */
 export const MAX_FRAME_BYTES = 64 * 1024;
