@@ -3,11 +3,13 @@
 // by vitest's global setup.
 import { type ChildProcess, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnOwned } from './child-processes.js';
+
+/** amplify-dynamodb-simulator version that carries the emulator (pinned in dynamodb-local-install.sh) */
+const DYNAMODB_LOCAL_VERSION = '2.9.30';
 
 export interface DynamoDbLocal {
   endpoint: string;
@@ -21,10 +23,12 @@ export interface DynamoDbLocalOptions {
   port?: number;
 }
 
+/** Where scripts/dynamodb-local-install.sh (the postinstall) put DynamoDB Local. */
 export function emulatorDir(): string {
-  const require = createRequire(import.meta.url);
-  const pkg = require.resolve('amplify-dynamodb-simulator/package.json');
-  return path.join(path.dirname(pkg), 'emulator');
+  const cacheRoot =
+    process.env.DYNAMODB_LOCAL_CACHE ??
+    path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'dynamodb-local');
+  return path.join(cacheRoot, DYNAMODB_LOCAL_VERSION, 'emulator');
 }
 
 /** Explains what to install when Java or the emulator is missing. */
@@ -36,7 +40,7 @@ export function checkPrerequisites(): void {
     );
   }
   if (!existsSync(path.join(emulatorDir(), 'DynamoDBLocal.jar'))) {
-    throw new Error('DynamoDB Local is missing from node_modules/amplify-dynamodb-simulator. Run: npm ci');
+    throw new Error(`DynamoDB Local is not installed at ${emulatorDir()}. Run: sh scripts/dynamodb-local-install.sh (npm ci runs it)`);
   }
 }
 
