@@ -215,7 +215,6 @@ export async function createMediaHost(deps: MediaHostDeps): Promise<MediaHost> {
       log.info('join token refused', { reason: toAppError(error).message });
       return rejectUpgrade(socket, 401, toAppError(error).message);
     }
-    if (rooms.isEnded(claims.meetingId)) return rejectUpgrade(socket, 403, 'Meeting has ended', ErrorCode.MeetingEnded);
     let fresh: boolean;
     try {
       fresh = await markTokenUsed(claims);
@@ -225,7 +224,6 @@ export async function createMediaHost(deps: MediaHostDeps): Promise<MediaHost> {
     }
     if (!fresh) return rejectUpgrade(socket, 403, 'Token already used');
     if (closing) return rejectUpgrade(socket, 503, 'Media host shutting down');
-    if (rooms.isEnded(claims.meetingId)) return rejectUpgrade(socket, 403, 'Meeting has ended', ErrorCode.MeetingEnded);
     if (socket.destroyed) return;
     wss.handleUpgrade(request, socket, head, (ws: WebSocket) => {
       const session = new SignallingSession(

@@ -217,6 +217,10 @@ export class SignallingSession implements PeerConnectionSink {
       this.#replyError(head, this.#toClientError(error, request.type));
       // The client must fetch a new media session (control plane) for the host that serves it now.
       if (error instanceof MeetingMovedError) this.close(CloseCode.MeetingMoved, 'Meeting moved to another host');
+      // An ended meeting answers 40901 (readable by a browser, unlike a refused upgrade), then hangs up.
+      else if (error instanceof AppError && error.code === ErrorCode.MeetingEnded) {
+        this.close(CloseCode.MeetingEnded, 'Meeting ended');
+      }
     }
   }
 

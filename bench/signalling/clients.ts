@@ -5,7 +5,8 @@ import { parentPort } from 'node:worker_threads';
 import { type PeerResult, record, runPeer } from './peer.js';
 
 export type ClientJob =
-  | { kind: 'concurrent'; wsUrl: string; meetingId: string; tokens: string[] }
+  /** every peer of every meeting joins at once; each consumes everyone else in its own meeting */
+  | { kind: 'concurrent'; wsUrl: string; meetings: { meetingId: string; tokens: string[] }[] }
   | { kind: 'newcomer'; wsUrl: string; meetingId: string; memberTokens: string[]; newcomerToken: string };
 
 export interface ClientJobResult {
@@ -38,8 +39,11 @@ function summarise(results: PeerResult[], wallMs: number): ClientJobResult {
 async function run(job: ClientJob): Promise<ClientJobResult> {
   const started = performance.now();
   if (job.kind === 'concurrent') {
-    const others = 2 * (job.tokens.length - 1);
-    const results = await Promise.all(job.tokens.map((token) => runPeer(job.wsUrl, token, job.meetingId, others)));
+    const results = await Promise.all(
+      job.meetings.flatMap(({ meetingId, tokens }) =>
+        tokens.map((token) => runPeer(job.wsUrl, token, meetingId, 2 * (tokens.length - 1))),
+      ),
+    );
     return summarise(results, performance.now() - started);
   }
   // members join one after another; the newcomer then joins as fast as it can

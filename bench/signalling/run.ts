@@ -1,12 +1,15 @@
 // Signalling benchmark: DynamoDB Local + a media host in this process, and
-// N peers joining one meeting concurrently through real WebSockets. Each peer
+// N peers joining concurrently through real WebSockets, all into one meeting
+// (work grows with N^2) or spread evenly over M meetings. Each peer
 // runs the contract's join sequence (join -> caps -> 2 transports -> connect
 // both -> produce audio + simulcast video) and then consumes + resumes every
 // other peer's producers, one request in flight per peer. The clients run in a
 // worker thread (clients.ts), the host on the main thread. No ICE/DTLS
 // happens: this measures signalling and mediasoup's control path.
 //
-//   npx tsx bench/signalling/run.ts            (BENCH_WORKERS=2, BENCH_SIZES=1,10,50)
+//   npx tsx bench/signalling/run.ts   (BENCH_WORKERS=2, BENCH_SIZES=1,10,50, BENCH_SPREAD=50/5,50/10)
+//
+// BENCH_SIZES: peers in one meeting; BENCH_SPREAD: peers/meetings pairs.
 //
 // Prints numbers only; no assertions.
 import { randomUUID } from 'node:crypto';
@@ -28,6 +31,10 @@ import type { ClientJob, ClientJobResult } from './clients.js';
 import { percentile } from './peer.js';
 
 const SIZES = (process.env.BENCH_SIZES ?? '1,10,50').split(',').map(Number);
+const SPREAD = (process.env.BENCH_SPREAD ?? '50/5,50/10').split(',').map((pair) => {
+  const [peers, meetings] = pair.split('/').map(Number);
+  return { peers: peers ?? 0, meetings: meetings ?? 1 };
+});
 const WORKERS = Number(process.env.BENCH_WORKERS ?? Math.min(2, os.availableParallelism()));
 const ISSUER = 'rtc-control-plane';
 const LIFTED: RateLimitSettings = { ratePerSecond: 1e9, burst: 1e9, abuseDrops: 1e9, abuseWindowMs: 10_000 };
@@ -98,20 +105,29 @@ async function workerCpuMs(host: MediaHost): Promise<number> {
   return total;
 }
 
+/** `size` peers join at once, spread evenly (round robin) over `meetings` meetings. */
 async function concurrentJoin(
   bench: Bench,
   clients: Clients,
   size: number,
+  meetings = 1,
 ): Promise<ClientJobResult & { usage: HostUsage }> {
-  const meetingId = randomUUID();
-  const tokens = await Promise.all(
-    Array.from({ length: size }, (_, i) => bench.token(`user-${i}-${randomUUID()}`, meetingId)),
+  const meetingIds = Array.from({ length: meetings }, () => randomUUID());
+  const job = await Promise.all(
+    meetingIds.map(async (meetingId, m) => ({
+      meetingId,
+      tokens: await Promise.all(
+        Array.from({ length: Math.ceil((size - m) / meetings) }, (_, i) =>
+          bench.token(`user-${m + i * meetings}-${randomUUID()}`, meetingId),
+        ),
+      ),
+    })),
   );
   const elu = performance.eventLoopUtilization();
   const cpuBefore = await workerCpuMs(bench.host);
   const threadBefore = mainThreadCpuMs();
   const started = performance.now();
-  const result = await clients.run({ kind: 'concurrent', wsUrl: bench.wsUrl, meetingId, tokens });
+  const result = await clients.run({ kind: 'concurrent', wsUrl: bench.wsUrl, meetings: job });
   const usage: HostUsage = {
     eventLoopUtilization: performance.eventLoopUtilization(elu).utilization,
     hostThreadCpuMs: mainThreadCpuMs() - threadBefore,
@@ -137,12 +153,21 @@ async function waitForEmptyHost(host: MediaHost): Promise<void> {
   while (host.rooms.rooms.size > 0) await new Promise((resolve) => setTimeout(resolve, 20));
 }
 
-function printConcurrent(title: string, size: number, run: ClientJobResult & { usage: HostUsage }): void {
+function describe(size: number, meetings: number): string {
+  if (meetings === 1) return `${size} peer(s) joining one meeting concurrently`;
+  const per = size / meetings;
+  return `${size} peers joining concurrently, spread over ${meetings} meetings of ${Number.isInteger(per) ? per : `~${per.toFixed(1)}`}`;
+}
+
+function printConcurrent(
+  title: string,
+  size: number,
+  meetings: number,
+  run: ClientJobResult & { usage: HostUsage },
+): void {
   const entries = Object.entries(run.latencies).sort(([a], [b]) => a.localeCompare(b));
   const all = entries.flatMap(([, values]) => values);
-  console.log(
-    `\n${title}: ${size} peer(s) joining one meeting concurrently (${all.length} requests, wall ${run.wallMs.toFixed(0)} ms)`,
-  );
+  console.log(`\n${title}: ${describe(size, meetings)} (${all.length} requests, wall ${run.wallMs.toFixed(0)} ms)`);
   console.log('  request                          count   p50 ms   p99 ms   max ms');
   const row = (name: string, values: number[]) =>
     console.log(
@@ -231,7 +256,15 @@ async function main(): Promise<void> {
     const lifted = await startBench(dynamo.endpoint, LIFTED);
     await concurrentJoin(lifted, clients, 5); // warm-up (JIT, DynamoDB Local)
     for (const size of SIZES) {
-      printConcurrent('latency (rate limit lifted)', size, await concurrentJoin(lifted, clients, size));
+      printConcurrent('latency (rate limit lifted)', size, 1, await concurrentJoin(lifted, clients, size));
+    }
+    for (const { peers, meetings } of SPREAD) {
+      printConcurrent(
+        'latency (rate limit lifted)',
+        peers,
+        meetings,
+        await concurrentJoin(lifted, clients, peers, meetings),
+      );
     }
     await lifted.host.close();
 
@@ -243,10 +276,15 @@ async function main(): Promise<void> {
       `  newcomer joining a meeting of 10: ${newcomer.requests} requests (18 consumes pipelined), ` +
         `42901 replies: ${newcomer.rateLimited}, full join ${newcomer.fullMeshMs[0]?.toFixed(0)} ms`,
     );
-    for (const size of SIZES.filter((s) => s > 1)) {
-      const run = await concurrentJoin(limited, clients, size);
+    const limitedRuns = [
+      ...SIZES.filter((s) => s > 1).map((size) => ({ peers: size, meetings: 1 })),
+      ...SPREAD.filter((s) => s.peers > 1),
+    ];
+    for (const { peers, meetings } of limitedRuns) {
+      const run = await concurrentJoin(limited, clients, peers, meetings);
+      const where = meetings === 1 ? 'one meeting' : `${meetings} meetings`;
       console.log(
-        `  ${size} concurrent joins: ${run.requests} requests, 42901 replies: ${run.rateLimited} (retried after 250 ms), ` +
+        `  ${peers} concurrent joins (${where}): ${run.requests} requests, 42901 replies: ${run.rateLimited} (retried after 250 ms), ` +
           `full join p50 ${percentile(run.fullMeshMs, 50).toFixed(0)} ms, p99 ${percentile(run.fullMeshMs, 99).toFixed(0)} ms`,
       );
     }
