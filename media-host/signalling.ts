@@ -429,10 +429,10 @@ export class SignallingSession implements PeerConnectionSink {
   }
 
   async #resumeConsumer(data: RequestData<'rtc:resumeConsumer'>): Promise<Reply<'rtc:resumeConsumer'>> {
-    const { peer } = this.#joined();
+    const { room, peer } = this.#joined();
     const consumer = peer.consumers.get(data.consumerId);
     if (!consumer) throw new AppError(ErrorCode.ConsumerNotFound);
-    await consumer.resume();
+    await unlessGone(consumerGone(room, consumer), ErrorCode.ConsumerNotFound, () => consumer.resume());
     return { consumerId: consumer.id };
   }
 
@@ -450,8 +450,11 @@ export class SignallingSession implements PeerConnectionSink {
     const { room, peer } = this.#joined();
     const producer = peer.producers.get(data.producerId);
     if (!producer) throw new AppError(ErrorCode.ProducerNotFound);
-    if (paused) await producer.pause();
-    else await producer.resume();
+    await unlessGone(
+      () => producer.closed,
+      ErrorCode.ProducerNotFound,
+      () => (paused ? producer.pause() : producer.resume()),
+    );
     const type = paused ? 'rtc:producerPaused' : 'rtc:producerResumed';
     room.broadcast(message(type, { producerId: producer.id, peerId: peer.peerId }), peer.peerId);
     return { producerId: producer.id };
@@ -467,16 +470,18 @@ export class SignallingSession implements PeerConnectionSink {
   }
 
   async #setPreferredLayers(data: RequestData<'rtc:setPreferredLayers'>): Promise<Reply<'rtc:setPreferredLayers'>> {
-    const { peer } = this.#joined();
+    const { room, peer } = this.#joined();
     const consumer = peer.consumers.get(data.consumerId);
     if (!consumer) throw new AppError(ErrorCode.ConsumerNotFound);
     if (consumer.type !== 'simulcast' && consumer.type !== 'svc') {
       throw new AppError(ErrorCode.BadRequest, 'Preferred layers apply to simulcast or SVC consumers only');
     }
-    await consumer.setPreferredLayers({
-      spatialLayer: data.spatialLayer,
-      ...(data.temporalLayer !== undefined ? { temporalLayer: data.temporalLayer } : {}),
-    });
+    await unlessGone(consumerGone(room, consumer), ErrorCode.ConsumerNotFound, () =>
+      consumer.setPreferredLayers({
+        spatialLayer: data.spatialLayer,
+        ...(data.temporalLayer !== undefined ? { temporalLayer: data.temporalLayer } : {}),
+      }),
+    );
     return { consumerId: consumer.id };
   }
 
@@ -680,4 +685,23 @@ function describeConsumeMismatch(producer: types.Producer, capabilities: types.R
     `Cannot consume producer ${producer.id}: rtpCapabilities offer ${media.mimeType} but not a compatible ` +
     `variant${parameters ? ` (${parameters})` : ''}, or the capabilities are malformed`
   );
+}
+
+/**
+ * Runs a mediasoup call on a producer or consumer that may go away while the
+ * call is in flight (its peer left, its producer closed): that is the
+ * client's stale id, answered with the not-found code, not an internal error.
+ */
+async function unlessGone<T>(gone: () => boolean, notFound: ErrorCode, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (gone()) throw new AppError(notFound, undefined, { cause: error });
+    throw error;
+  }
+}
+
+/** A consumer is gone once it closed or its producer left the room (the worker closes it right after). */
+function consumerGone(room: Room, consumer: types.Consumer): () => boolean {
+  return () => consumer.closed || !room.findProducer(consumer.producerId);
 }

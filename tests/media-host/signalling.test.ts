@@ -531,6 +531,31 @@ describe('errors', () => {
     );
   });
 
+  it('answers rtc:resumeConsumer racing the producer close with 40404, not 50001', async () => {
+    const meetingId = randomUUID();
+    const alice = await joinWithTransports(meetingId);
+    const { videoId } = await produceAudioAndVideo(alice);
+    const bob = await joinWithTransports(meetingId);
+    const consumed = await bob.client.ok('rtc:consume', { meetingId, producerId: videoId, rtpCapabilities: bob.caps });
+    const room = harness.host.rooms.get(meetingId);
+    const consumerId = String(consumed.consumerId);
+    const consumer = room?.peers.get(bob.peerId)?.consumers.get(consumerId);
+    const producer = room?.findProducer(videoId)?.producer;
+    if (!consumer || !producer) throw new Error('no room state');
+    const resume = consumer.resume.bind(consumer);
+    // the producer goes just before the worker gets the resume (its close reaches Node later)
+    consumer.resume = () => {
+      producer.close();
+      return resume();
+    };
+    const reply = await bob.client.request('rtc:resumeConsumer', { meetingId, consumerId });
+    expect(reply).toMatchObject({
+      type: 'rtc:error',
+      code: ErrorCode.ConsumerNotFound,
+      requestType: 'rtc:resumeConsumer',
+    });
+  });
+
   it('closes the socket with 1009 on an oversized frame, other peers unaffected', async () => {
     const meetingId = randomUUID();
     const other = await harness.join({ userId: `u-${randomUUID()}`, meetingId });
