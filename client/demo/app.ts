@@ -240,6 +240,7 @@ let lastMeetingId: string | null = null;
 const STATE_TEXT: Record<string, string> = {
   connecting: 'Connecting…',
   connected: 'Connected',
+  reconnecting: 'Reconnecting…',
   disconnected: 'Reconnecting…',
   failed: 'Connection failed',
   closed: 'Disconnected',

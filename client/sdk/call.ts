@@ -18,7 +18,7 @@ import type {
 import { createLoadedDevice, preloadDevice } from './device.js';
 import { TypedEmitter } from './emitter.js';
 import { CallError, ClientErrorCode, isMeetingEndedCode, toCallError } from './errors.js';
-import { createMediaSession, getMediaConfig } from './http.js';
+import { api, createMediaSession, getMediaConfig } from './http.js';
 import {
   CAMERA_CONSTRAINTS,
   deviceName,
@@ -54,10 +54,22 @@ const CLOSE_MESSAGES: Record<number, string> = {
   [CLOSE_REPLACED]: 'You joined this meeting from another tab or device, so this one was disconnected',
   [CLOSE_WORKER_DIED]: 'The media server handling this meeting failed',
   [CLOSE_HOST_SHUTDOWN]: 'The media server is restarting',
-  [CLOSE_MEETING_MOVED]: 'The meeting moved to another media server; please rejoin',
+  [CLOSE_MEETING_MOVED]: 'The meeting moved to another media server',
   [CLOSE_JOIN_TIMEOUT]: 'The media server closed the connection because joining took too long',
   [CLOSE_POLICY]: 'Disconnected for sending too many requests',
 };
+
+/** Abnormal closure: the socket dropped without a close frame (network loss, host crash). */
+const CLOSE_ABNORMAL = 1006;
+/** Closes after which the call rejoins (on whichever host the control plane now names) instead of ending. */
+const RECONNECTABLE_CLOSES = new Set<number>([
+  CLOSE_WORKER_DIED,
+  CLOSE_HOST_SHUTDOWN,
+  CLOSE_MEETING_MOVED,
+  CLOSE_ABNORMAL,
+]);
+/** Wait before each reconnect attempt; the call ends after the last one fails. */
+const RECONNECT_DELAYS_MS = [500, 1000, 2000];
 
 /** The contract's simulcast ladder (S1T3 each). */
 export const CAMERA_ENCODINGS: ms.RtpEncodingParameters[] = [
@@ -67,7 +79,7 @@ export const CAMERA_ENCODINGS: ms.RtpEncodingParameters[] = [
 ];
 export const MICROPHONE_CODEC_OPTIONS: ms.ProducerCodecOptions = { opusStereo: true, opusDtx: true, opusFec: true };
 
-export type CallConnectionState = 'connecting' | 'connected' | 'disconnected' | 'failed' | 'closed';
+export type CallConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'disconnected' | 'failed' | 'closed';
 type TransportState = ms.ConnectionState | 'none';
 
 export interface ConnectionStateInfo {
@@ -215,7 +227,7 @@ export class Call extends TypedEmitter<CallEvents> {
   #device: Device | null = null;
   #sendTransport: ms.Transport | null = null;
   #recvTransport: ms.Transport | null = null;
-  readonly #recvReady = deferred<ms.Transport>();
+  #recvReady = deferred<ms.Transport>();
   readonly #producers = new Map<MediaKind, ms.Producer>();
   readonly #consumers = new Map<string, ConsumerEntry>();
   readonly #peers = new Map<string, PeerEntry>();
@@ -234,6 +246,9 @@ export class Call extends TypedEmitter<CallEvents> {
   #closeReason: CloseReason | null = null;
   #signallingState: ConnectionStateInfo['signalling'] = 'connecting';
   #lastState: string | null = null;
+  #reconnecting = false;
+  /** bumped whenever the media session is dropped, so work started for an older one stops quietly */
+  #session = 0;
 
   constructor(options: JoinOptions) {
     super();
@@ -295,7 +310,6 @@ export class Call extends TypedEmitter<CallEvents> {
     this.#joinStarted = true;
     this.#mark('joinStart');
     this.#emitState();
-    const { baseUrl, accessToken, meetingId } = this.#options;
 
     // The browser's capabilities, the camera and the microphone warm up while the HTTP and WS steps run.
     void preloadDevice();
@@ -303,32 +317,7 @@ export class Call extends TypedEmitter<CallEvents> {
     mediaPromise.catch(() => {});
 
     try {
-      // media-config is only needed when the transports are created; the WebSocket opens as soon as
-      // media-session answers.
-      const configPromise = getMediaConfig(baseUrl, accessToken, meetingId).then((config) => {
-        this.#mark('mediaConfigDone');
-        return config;
-      });
-      configPromise.catch(() => {});
-      const session: MediaSession = await createMediaSession(baseUrl, accessToken, meetingId);
-      this.#mark('mediaSessionDone');
-      this.#iceServersPromise = configPromise.then((config) =>
-        config.iceServers.length > 0 ? config.iceServers : session.iceServers,
-      );
-      this.#iceServersPromise.catch(() => {});
-      this.#assertOpen();
-
-      const signalling = await SignallingClient.open(session.signalingUrl, {
-        ...(this.#options.requestTimeoutMs ? { requestTimeoutMs: this.#options.requestTimeoutMs } : {}),
-      });
-      if (this.closed) {
-        signalling.close();
-        this.#assertOpen();
-      }
-      this.#attachSignalling(signalling);
-      this.#mark('wsOpen');
-
-      await this.#joinRoom(signalling);
+      await this.#connect();
 
       // Receiving does not wait for our own camera; the two run side by side.
       const consumingExisting = this.#consumeKnownProducers();
@@ -350,6 +339,36 @@ export class Call extends TypedEmitter<CallEvents> {
       }
       throw callError;
     }
+  }
+
+  /** media-config + media-session, then the socket, rtc:join, the device and both transports. */
+  async #connect(): Promise<void> {
+    const { baseUrl, accessToken, meetingId } = this.#options;
+    // media-config is only needed when the transports are created; the WebSocket opens as soon as
+    // media-session answers.
+    const configPromise = getMediaConfig(baseUrl, accessToken, meetingId).then((config) => {
+      this.#mark('mediaConfigDone');
+      return config;
+    });
+    configPromise.catch(() => {});
+    const session: MediaSession = await createMediaSession(baseUrl, accessToken, meetingId);
+    this.#mark('mediaSessionDone');
+    this.#iceServersPromise = configPromise.then((config) =>
+      config.iceServers.length > 0 ? config.iceServers : session.iceServers,
+    );
+    this.#iceServersPromise.catch(() => {});
+    this.#assertOpen();
+
+    const signalling = await SignallingClient.open(session.signalingUrl, {
+      ...(this.#options.requestTimeoutMs ? { requestTimeoutMs: this.#options.requestTimeoutMs } : {}),
+    });
+    if (this.closed) {
+      signalling.close();
+      this.#assertOpen();
+    }
+    this.#attachSignalling(signalling);
+    this.#mark('wsOpen');
+    await this.#joinRoom(signalling);
   }
 
   async #joinRoom(signalling: SignallingClient): Promise<void> {
@@ -519,7 +538,7 @@ export class Call extends TypedEmitter<CallEvents> {
         this.#reportError(new CallError(ClientErrorCode.MediaDevice, `Your ${deviceName(kind)} stopped working`));
       });
     } catch (error) {
-      if (this.closed) return;
+      if (this.closed || transport !== this.#sendTransport) return;
       this.#reportError(withContext(error, `Could not publish your ${deviceName(kind)}`));
     }
   }
@@ -584,10 +603,12 @@ export class Call extends TypedEmitter<CallEvents> {
       return;
     }
     this.#consuming.add(producerId);
+    const session = this.#session;
+    const stale = () => this.closed || session !== this.#session;
     try {
       const transport = await this.#recvReady.promise;
       const device = this.#device;
-      if (this.closed || !device || this.#closedProducers.has(producerId)) return;
+      if (stale() || !device || this.#closedProducers.has(producerId)) return;
       const rtpCapabilities = device.recvRtpCapabilities;
       let reply: ResponseData<'rtc:consumed'>;
       try {
@@ -624,7 +645,7 @@ export class Call extends TypedEmitter<CallEvents> {
         );
       }
       if (batch) await batch.ready;
-      if (this.closed || this.#closedProducers.has(producerId)) return;
+      if (stale() || this.#closedProducers.has(producerId)) return;
       const consumer = await transport.consume({
         id: reply.consumerId,
         producerId,
@@ -633,7 +654,7 @@ export class Call extends TypedEmitter<CallEvents> {
         streamId: `${peerId}-stream`,
         appData: { ...reply.appData, peerId },
       });
-      if (this.closed || this.#closedProducers.has(producerId)) {
+      if (stale() || this.#closedProducers.has(producerId)) {
         consumer.close();
         return;
       }
@@ -665,12 +686,12 @@ export class Call extends TypedEmitter<CallEvents> {
       }
       await this.#request('rtc:resumeConsumer', { meetingId: this.meetingId, consumerId: consumer.id });
     } catch (error) {
-      if (this.closed) return;
+      if (stale()) return;
       if (error instanceof CallError && error.code === ErrorCode.ConsumerNotFound) return; // closed meanwhile
       this.#reportError(withContext(error, `Could not receive ${this.#nicknameOf(peerId)}'s ${kind}`));
     } finally {
       markReplied();
-      this.#consuming.delete(producerId);
+      if (session === this.#session) this.#consuming.delete(producerId);
     }
   }
 
@@ -729,6 +750,11 @@ export class Call extends TypedEmitter<CallEvents> {
   }
 
   #onSignallingLost(code: number): void {
+    if (this.#reconnecting) return; // the running attempt fails on its own and the next one starts
+    if (RECONNECTABLE_CLOSES.has(code) && this.#joinDone) {
+      void this.#reconnect(code);
+      return;
+    }
     if (code === CLOSE_MEETING_ENDED) {
       this.emit('meetingEnded', { meetingId: this.meetingId, endedBy: '', endedAt: new Date().toISOString() });
       this.#teardown('meetingEnded');
@@ -737,6 +763,98 @@ export class Call extends TypedEmitter<CallEvents> {
     const message = CLOSE_MESSAGES[code] ?? `Lost the connection to the media server (close ${code})`;
     this.#reportError(new CallError(ClientErrorCode.SignallingClosed, message));
     this.#teardown(code === CLOSE_REPLACED ? 'replaced' : 'failed');
+  }
+
+  /**
+   * The one recovery path for a lost media session: rejoin and ask the control plane for a media session again
+   * (it names the host now serving the meeting), rejoin, re-publish the same local tracks and
+   * re-consume everyone. Old peers and tracks are removed first, so a UI rebuilds them from the events.
+   */
+  async #reconnect(closeCode: number): Promise<void> {
+    this.#reconnecting = true;
+    const published = [...this.#producers.entries()].map(([kind, producer]) => ({
+      kind,
+      track: producer.track,
+      paused: producer.paused,
+    }));
+    this.#dropSession();
+    this.#emitState();
+    let lastError: CallError | null = null;
+    for (const delayMs of RECONNECT_DELAYS_MS) {
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      if (this.closed) return;
+      try {
+        // The host records a dropped user as left, and media-session refuses a user who has left;
+        // POST /join (REQ-002's rejoin) makes us a participant again.
+        await api(this.#options.baseUrl, this.#options.accessToken).joinMeeting(this.meetingId);
+        this.#assertOpen();
+        await this.#connect();
+        await Promise.all([this.#republish(published), this.#consumeKnownProducers()]);
+        this.#assertOpen();
+        if (this.#signalling?.closed !== false) {
+          throw new CallError(ClientErrorCode.SignallingClosed, 'The connection dropped again while rejoining');
+        }
+        this.#reconnecting = false;
+        this.#emitState();
+        return;
+      } catch (error) {
+        if (this.closed) return;
+        lastError = toCallError(error);
+        this.#dropSession();
+        if (isMeetingEndedCode(lastError.code)) {
+          this.#reconnecting = false;
+          this.#teardown('meetingEnded');
+          return;
+        }
+      }
+    }
+    this.#reconnecting = false;
+    const why = CLOSE_MESSAGES[closeCode] ?? `Lost the connection to the media server (close ${closeCode})`;
+    this.#reportError(
+      new CallError(
+        lastError?.code ?? ClientErrorCode.SignallingClosed,
+        `${why}, and rejoining failed ${RECONNECT_DELAYS_MS.length} times (last error: ${lastError?.message ?? 'unknown'})`,
+      ),
+    );
+    this.#teardown('failed');
+  }
+
+  /** Forgets the current media session: socket, transports, producers, consumers and peers (with events). */
+  #dropSession(): void {
+    this.#session += 1;
+    for (const entry of [...this.#consumers.values()]) this.#closeConsumer(entry);
+    for (const peer of [...this.#peers.values()]) {
+      this.#peers.delete(peer.peerId);
+      this.emit('peerLeft', { peerId: peer.peerId, userId: peer.userId, nickname: peer.nickname });
+    }
+    this.#consuming.clear();
+    this.#closedProducers.clear();
+    // Producers were created with stopTracks: false, so closing the send transport keeps the tracks live.
+    this.#sendTransport?.close();
+    this.#recvTransport?.close();
+    this.#sendTransport = null;
+    this.#recvTransport = null;
+    this.#producers.clear();
+    this.#device = null;
+    this.#recvReady.reject(new CallError(ClientErrorCode.CallClosed, 'The media session was replaced'));
+    this.#recvReady = deferred<ms.Transport>();
+    const signalling = this.#signalling;
+    this.#signalling = null;
+    signalling?.close(1000, 'reconnecting');
+    this.#signallingState = 'connecting';
+    this.#peerId = null;
+  }
+
+  /** Publishes the tracks of the previous session again, keeping their mute state. */
+  async #republish(published: Array<{ kind: MediaKind; track: MediaStreamTrack | null; paused: boolean }>) {
+    for (const { kind, track, paused } of published) {
+      if (!track || track.readyState === 'ended') continue;
+      await this.#produce(kind, track);
+      const producer = this.#producers.get(kind);
+      if (!producer || !paused) continue;
+      producer.pause();
+      await this.#request('rtc:pauseProducer', { meetingId: this.meetingId, producerId: producer.id });
+    }
   }
 
   #onBroadcast(message: BroadcastMessage): void {
@@ -918,6 +1036,11 @@ export class Call extends TypedEmitter<CallEvents> {
     this.#teardown('left');
   }
 
+  /** Drops the signalling socket as a network failure would (close 1006), to exercise reconnection. */
+  simulateConnectionDrop(): void {
+    this.#signalling?.abort();
+  }
+
   // ---- stats ----
 
   /** Numbers for a call UI: per remote video/audio and per local simulcast layer. */
@@ -1009,6 +1132,7 @@ export class Call extends TypedEmitter<CallEvents> {
   #aggregateState(): CallConnectionState {
     if (this.#closeReason)
       return this.#closeReason === 'failed' || this.#closeReason === 'replaced' ? 'failed' : 'closed';
+    if (this.#reconnecting) return 'reconnecting';
     if (this.#signallingState !== 'open' || !this.#joinDone) return 'connecting';
     const states = [this.#sendTransport?.connectionState, this.#recvTransport?.connectionState].filter(
       (s): s is ms.ConnectionState => s !== undefined && s !== 'new',

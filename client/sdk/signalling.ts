@@ -227,6 +227,20 @@ export class SignallingClient extends TypedEmitter<SignallingEvents> {
     this.#onClose(code, reason, true);
   }
 
+  /**
+   * Drops the connection as a network failure would: the host sees the socket close and the
+   * handlers here see 1006 (abnormal closure), which a browser cannot send itself. For fault drills and tests.
+   */
+  abort(): void {
+    if (this.#closed) return;
+    try {
+      this.#socket.close(4000, 'aborted');
+    } catch {
+      // already closing
+    }
+    this.#onClose(1006, 'aborted', false);
+  }
+
   #onMessage(event: MessageEvent): void {
     if (typeof event.data !== 'string') return;
     let frame: InboundFrame;
