@@ -384,10 +384,14 @@ export class SignallingSession implements PeerConnectionSink {
     const found = room.findProducer(data.producerId);
     if (!found || found.producer.closed) throw new AppError(ErrorCode.ProducerNotFound);
     const rtpCapabilities = relevantCapabilities(found.producer, data.rtpCapabilities as types.RtpCapabilities);
-    if (!room.router.canConsume({ producerId: found.producer.id, rtpCapabilities })) {
-      throw new AppError(ErrorCode.BadRequest, describeConsumeMismatch(found.producer, rtpCapabilities));
-    }
+    // canConsume clones and validates the capabilities again, which consume()
+    // does anyway: ask it only when its answer decides the reply (a mismatch
+    // is reported before the consumer limit; see also the catch below).
+    const mismatch = () => !room.router.canConsume({ producerId: found.producer.id, rtpCapabilities });
     if (peer.consumers.size >= peerLimits.maxConsumers) {
+      if (mismatch()) {
+        throw new AppError(ErrorCode.BadRequest, describeConsumeMismatch(found.producer, rtpCapabilities));
+      }
       throw new AppError(ErrorCode.BadRequest, `At most ${peerLimits.maxConsumers} consumers per peer`);
     }
     let consumer: types.Consumer;
@@ -403,6 +407,10 @@ export class SignallingSession implements PeerConnectionSink {
       });
     } catch (error) {
       if (found.producer.closed) throw new AppError(ErrorCode.ProducerNotFound);
+      // consume() throws for every set canConsume refuses: answer as the pre-check did
+      if (isClientParameterError(error) && mismatch()) {
+        throw new AppError(ErrorCode.BadRequest, describeConsumeMismatch(found.producer, rtpCapabilities));
+      }
       throw clientParameterError(error, 'rtpCapabilities rejected');
     }
     if (peer.closed) {
@@ -629,8 +637,12 @@ function toBuffer(data: RawData): Buffer {
  * mediasoup's own validation errors (TypeError, UnsupportedError) are the
  * client's fault: 40001 with mediasoup's explanation. Anything else is 50001.
  */
+function isClientParameterError(error: unknown): error is Error {
+  return error instanceof TypeError || (error instanceof Error && error.name === 'UnsupportedError');
+}
+
 function clientParameterError(error: unknown, what: string): unknown {
-  if (error instanceof TypeError || (error instanceof Error && error.name === 'UnsupportedError')) {
+  if (isClientParameterError(error)) {
     return new AppError(ErrorCode.BadRequest, `${what}: ${error.message}`, { cause: error });
   }
   return error;

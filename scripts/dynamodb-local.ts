@@ -40,7 +40,9 @@ export function checkPrerequisites(): void {
     );
   }
   if (!existsSync(path.join(emulatorDir(), 'DynamoDBLocal.jar'))) {
-    throw new Error(`DynamoDB Local is not installed at ${emulatorDir()}. Run: sh scripts/dynamodb-local-install.sh (npm ci runs it)`);
+    throw new Error(
+      `DynamoDB Local is not installed at ${emulatorDir()}. Run: sh scripts/dynamodb-local-install.sh (npm ci runs it)`,
+    );
   }
 }
 

@@ -135,6 +135,14 @@ describe('happy paths', () => {
     const video = await bob.request('rtc:consume', { meetingId, producerId: aliceProducers.videoId, rtpCapabilities });
     expect(video.data).toMatchObject({ kind: 'video', type: 'simulcast', producerPaused: false });
     const videoConsumerId = (video.data as { consumerId: string }).consumerId;
+    // the host trims the capabilities to what the producer can use: RTX for VP8 must survive
+    const videoParameters = (
+      video.data as { rtpParameters: { codecs: Record<string, unknown>[]; encodings: unknown[] } }
+    ).rtpParameters;
+    const [vp8, rtx] = videoParameters.codecs;
+    expect(vp8).toMatchObject({ mimeType: 'video/VP8' });
+    expect(rtx).toMatchObject({ mimeType: 'video/rtx', parameters: { apt: vp8?.payloadType } });
+    expect(videoParameters.encodings[0]).toHaveProperty('rtx.ssrc');
 
     const consumers = [...(harness.host.rooms.get(meetingId)?.peers.get(bobJoin.peerId)?.consumers.values() ?? [])];
     expect(consumers.map((c) => c.paused)).toEqual([true, true]);
