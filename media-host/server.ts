@@ -186,8 +186,9 @@ export async function createMediaHost(deps: MediaHostDeps): Promise<MediaHost> {
     return settings.allowedOrigins.some((allowed) => allowed.toLowerCase().replace(/\/+$/, '') === normalized);
   };
 
-  const verifyJoinToken = (token: string): Promise<MediaJoinTokenClaims> =>
-    verifyToken('media-join', token, {
+  /** Tokens the control plane minted for this host: ES256, its issuer, audience = this host. */
+  const verifyControlToken = <K extends 'media-join' | 'service'>(kind: K, token: string) =>
+    verifyToken(kind, token, {
       key: deps.controlPublicKey,
       algorithms: ['ES256'],
       issuer: settings.controlIssuer,
@@ -210,7 +211,7 @@ export async function createMediaHost(deps: MediaHostDeps): Promise<MediaHost> {
     if (!token) return rejectUpgrade(socket, 401, 'Missing media-join token');
     let claims: MediaJoinTokenClaims;
     try {
-      claims = await verifyJoinToken(token);
+      claims = await verifyControlToken('media-join', token);
     } catch (error) {
       log.info('join token refused', { reason: toAppError(error).message });
       return rejectUpgrade(socket, 401, toAppError(error).message);
@@ -261,15 +262,7 @@ export async function createMediaHost(deps: MediaHostDeps): Promise<MediaHost> {
     const authorization = request.headers.authorization ?? '';
     const token = /^Bearer\s+(\S+)$/i.exec(authorization)?.[1];
     if (!token) throw new AppError(ErrorCode.Unauthorized, 'Missing service token');
-    const claims = await verifyToken('service', token, {
-      key: deps.controlPublicKey,
-      algorithms: ['ES256'],
-      issuer: settings.controlIssuer,
-      audience: settings.hostId,
-      nowMs: clock.now(),
-      maxLifetimeSeconds: 60,
-      clockToleranceSeconds: CLOCK_TOLERANCE_SECONDS,
-    });
+    const claims = await verifyControlToken('service', token);
     if (claims.meetingId !== undefined && claims.meetingId !== meetingId) {
       throw new AppError(ErrorCode.Forbidden, 'Service token is for another meeting');
     }
