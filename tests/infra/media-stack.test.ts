@@ -172,6 +172,10 @@ describe('MediaHostFleet', () => {
       expect(script).toContain("-m 'ops@rtc.test'");
       expect(script).toContain('listen 443 ssl;');
       expect(script).toContain('proxy_pass http://127.0.0.1:8090;');
+      // the join token rides in the query string: access logs record $uri only
+      expect(script).toContain('access_log /var/log/nginx/access.log media_host_no_query;');
+      expect(script).toMatch(/log_format media_host_no_query '[^']*\$uri[^']*'/);
+      expect(script).not.toMatch(/log_format media_host_no_query '[^']*\$request[ "]/);
     });
 
     it('completes the termination hook after draining', () => {

@@ -117,12 +117,15 @@ RestartSec=10
 WantedBy=multi-user.target
 `;
 
+  // $uri, never $request: the signalling URL carries the join token in its query string
   const nginxSite = `map $http_upgrade $connection_upgrade {
   default upgrade;
   '' close;
 }
+log_format media_host_no_query '$remote_addr [$time_local] "$request_method $uri $server_protocol" $status $body_bytes_sent $request_time';
 server {
   listen 443 ssl;
+  access_log /var/log/nginx/access.log media_host_no_query;
   server_name _;
   ssl_certificate /etc/letsencrypt/live/media-host/fullchain.pem;
   ssl_certificate_key /etc/letsencrypt/live/media-host/privkey.pem;
