@@ -18,15 +18,9 @@ import {
 } from 'aws-cdk-lib/aws-autoscaling';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import {
-  BlockDeviceVolume,
-  EbsDeviceVolumeType,
-  InstanceArchitecture,
   type InstanceType,
   type IVpc,
-  LaunchTemplate,
-  LaunchTemplateHttpTokens,
-  MachineImage,
-  OperatingSystemType,
+  type LaunchTemplate,
   Peer,
   Port,
   SecurityGroup,
@@ -40,6 +34,7 @@ import type { IStringParameter } from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { mediaHostBootScript } from '../boot/media-host.js';
 import { grantDnsRecordChanges } from './dns-permissions.js';
+import { hostLaunchTemplate, isArm } from './host-launch-template.js';
 import { MEDIA_HOST_MAIN } from './media-host-bundle.js';
 
 export interface MediaHostFleetProps {
@@ -126,7 +121,6 @@ export class MediaHostFleet extends Construct {
       recordTypes: ['A', 'TXT'],
     });
 
-    const arm = props.instanceType.architecture === InstanceArchitecture.ARM_64;
     const userData = UserData.forLinux();
     const stopTimeout = props.drainDeadline.plus(Duration.seconds(60));
     userData.addCommands(
@@ -137,7 +131,7 @@ export class MediaHostFleet extends Construct {
         mediaDomain: props.mediaDomain.toLowerCase(),
         acme: props.acme,
         nodeVersion: props.nodeVersion,
-        nodeArch: arm ? 'arm64' : 'x64',
+        nodeArch: isArm(props.instanceType) ? 'arm64' : 'x64',
         hostPort: MEDIA_HOST_PORT,
         env: {
           tableMeetings: props.tables.meetings.tableName,
@@ -153,23 +147,14 @@ export class MediaHostFleet extends Construct {
       }),
     );
 
-    this.launchTemplate = new LaunchTemplate(this, 'LaunchTemplate', {
+    this.launchTemplate = hostLaunchTemplate(this, 'LaunchTemplate', {
       instanceType: props.instanceType,
-      machineImage: ubuntu2404(arm),
       userData,
       role: this.role,
       securityGroup: this.securityGroup,
-      requireImdsv2: true,
-      httpTokens: LaunchTemplateHttpTokens.REQUIRED,
-      httpPutResponseHopLimit: 1,
+      rootVolumeGiB: 16,
       // the drain watcher reads the group name from the instance's tags
       instanceMetadataTags: true,
-      blockDevices: [
-        {
-          deviceName: '/dev/sda1',
-          volume: BlockDeviceVolume.ebs(16, { volumeType: EbsDeviceVolumeType.GP3, encrypted: true }),
-        },
-      ],
     });
 
     this.autoScalingGroup = new AutoScalingGroup(this, 'Group', {
@@ -217,12 +202,4 @@ export class MediaHostFleet extends Construct {
       ],
     });
   }
-}
-
-/** Ubuntu 24.04 LTS, resolved by CloudFormation from Canonical's public SSM parameter (no synth-time lookup) */
-export function ubuntu2404(arm: boolean) {
-  return MachineImage.fromSsmParameter(
-    `/aws/service/canonical/ubuntu/server/24.04/stable/current/${arm ? 'arm64' : 'amd64'}/hvm/ebs-gp3/ami-id`,
-    { os: OperatingSystemType.LINUX },
-  );
 }

@@ -5,14 +5,10 @@
 import { Duration, Stack } from 'aws-cdk-lib';
 import { AutoScalingGroup, HealthChecks, UpdatePolicy } from 'aws-cdk-lib/aws-autoscaling';
 import {
-  BlockDeviceVolume,
   CfnEIP,
-  EbsDeviceVolumeType,
-  InstanceArchitecture,
   type InstanceType,
   type IVpc,
-  LaunchTemplate,
-  LaunchTemplateHttpTokens,
+  type LaunchTemplate,
   Peer,
   Port,
   SecurityGroup,
@@ -26,7 +22,7 @@ import { Construct } from 'constructs';
 import { TURN_LISTENING_PORT, TURN_RELAY_PORTS, TURN_TLS_PORT, turnServerBootScript } from '../boot/turn-server.js';
 import { ipv4CidrToRange } from '../net.js';
 import { grantDnsRecordChanges } from './dns-permissions.js';
-import { ubuntu2404 } from './media-host-fleet.js';
+import { hostLaunchTemplate } from './host-launch-template.js';
 
 export interface TurnFleetProps {
   vpc: IVpc;
@@ -110,7 +106,6 @@ export class TurnFleet extends Construct {
       recordTypes: ['TXT'],
     });
 
-    const arm = props.instanceType.architecture === InstanceArchitecture.ARM_64;
     const userData = UserData.forLinux();
     userData.addCommands(
       ...turnServerBootScript({
@@ -124,21 +119,12 @@ export class TurnFleet extends Construct {
       }),
     );
 
-    this.launchTemplate = new LaunchTemplate(this, 'LaunchTemplate', {
+    this.launchTemplate = hostLaunchTemplate(this, 'LaunchTemplate', {
       instanceType: props.instanceType,
-      machineImage: ubuntu2404(arm),
       userData,
       role: this.role,
       securityGroup: this.securityGroup,
-      requireImdsv2: true,
-      httpTokens: LaunchTemplateHttpTokens.REQUIRED,
-      httpPutResponseHopLimit: 1,
-      blockDevices: [
-        {
-          deviceName: '/dev/sda1',
-          volume: BlockDeviceVolume.ebs(8, { volumeType: EbsDeviceVolumeType.GP3, encrypted: true }),
-        },
-      ],
+      rootVolumeGiB: 8,
     });
 
     // One instance: the Elastic IP and the TURN name belong to it.
