@@ -3,16 +3,14 @@
 import { statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
+import { buildClient } from '../client/build.js';
 import { lambdaBundleOptions } from '../control/lambda-bundle.js';
+import { mediaHostBundleOptions } from '../media-host/bundle.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = path.join(ROOT, 'dist');
-
-// ESM bundles for Node still meet CommonJS dependencies that call require().
-const requireShim =
-  "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);";
 
 export async function buildLambda(outfile = path.join(dist, 'control/lambda.mjs')): Promise<string> {
   // the same settings the control-plane benchmark measures
@@ -21,19 +19,10 @@ export async function buildLambda(outfile = path.join(dist, 'control/lambda.mjs'
 }
 
 export async function buildMediaHost(outfile = path.join(dist, 'media-host/main.mjs')): Promise<string> {
+  // the same settings infra's asset uses, plus a source map for local debugging
   await esbuild.build({
-    entryPoints: [path.join(ROOT, 'media-host/main.ts')],
-    outfile,
-    bundle: true,
-    minify: false,
+    ...mediaHostBundleOptions({ entryPoint: path.join(ROOT, 'media-host/main.ts'), outfile }),
     sourcemap: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'esm',
-    banner: { js: requireShim },
-    // the worker binary lives next to the mediasoup package: install it on the host
-    external: ['mediasoup'],
-    logLevel: 'warning',
   });
   return outfile;
 }
@@ -41,9 +30,6 @@ export async function buildMediaHost(outfile = path.join(dist, 'media-host/main.
 async function main(): Promise<void> {
   await rm(dist, { recursive: true, force: true });
   const outputs = [await buildLambda(), await buildMediaHost()];
-  const { buildClient } = (await import(pathToFileURL(path.join(ROOT, 'client/build.ts')).href)) as {
-    buildClient(outDir: string): Promise<void>;
-  };
   await buildClient(path.join(dist, 'client'));
   outputs.push(path.join(dist, 'client/app.js'));
   for (const file of outputs) {

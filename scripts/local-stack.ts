@@ -5,11 +5,12 @@
 // children through their environment, never printed.
 import { type ChildProcess, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { exportPKCS8, exportSPKI, generateKeyPair } from 'jose';
+import { buildClient } from '../client/build.js';
 import { createDocumentClient } from '../control/store/dynamo-client.js';
 import { ensureTables } from '../control/store/table-admin.js';
 import type { TableNames } from '../shared/tables.js';
@@ -183,14 +184,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     stops.push(() => stopChild(mediaHost, 5000));
 
     let staticDir: string | undefined;
-    if ((options.demo ?? true) && existsSync(path.join(ROOT, 'client/build.ts'))) {
+    if (options.demo ?? true) {
       // a folder per stack: stacks running side by side must not rewrite each other's app.js
       const demoDir = mkdtempSync(path.join(os.tmpdir(), 'rtc-demo-'));
       stops.push(async () => rmSync(demoDir, { recursive: true, force: true }));
       staticDir = demoDir;
-      const { buildClient } = (await import(pathToFileURL(path.join(ROOT, 'client/build.ts')).href)) as {
-        buildClient(outDir: string): Promise<void>;
-      };
       await buildClient(staticDir);
     }
 

@@ -7,6 +7,7 @@ import { AssetHashType, DockerImage } from 'aws-cdk-lib';
 import { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { Construct } from 'constructs';
 import { buildSync } from 'esbuild';
+import { MEDIA_HOST_EXTERNAL_PACKAGES, mediaHostBundleOptions } from '../../../media-host/bundle.js';
 
 export interface MediaHostBundleProps {
   /** media-host/main.ts */
@@ -20,15 +21,12 @@ export interface MediaHostBundleProps {
 /** file the bundle's entry is written to, relative to the unpacked asset */
 export const MEDIA_HOST_MAIN = 'main.mjs';
 
-const REQUIRE_BANNER =
-  "import { createRequire as __rtcCreateRequire } from 'node:module'; const require = __rtcCreateRequire(import.meta.url);";
-
 export class MediaHostBundle extends Construct {
   readonly asset: Asset;
 
   constructor(scope: Construct, id: string, props: MediaHostBundleProps) {
     super(scope, id);
-    const externalPackages = props.externalPackages ?? ['mediasoup'];
+    const externalPackages = props.externalPackages ?? MEDIA_HOST_EXTERNAL_PACKAGES;
     const rootManifest = JSON.parse(readFileSync(join(props.projectRoot, 'package.json'), 'utf8')) as {
       dependencies?: Record<string, string>;
     };
@@ -49,18 +47,12 @@ export class MediaHostBundle extends Construct {
         local: {
           tryBundle(outputDir: string): boolean {
             buildSync({
-              entryPoints: [props.entry],
-              outfile: join(outputDir, MEDIA_HOST_MAIN),
+              ...mediaHostBundleOptions({
+                entryPoint: props.entry,
+                outfile: join(outputDir, MEDIA_HOST_MAIN),
+                externalPackages,
+              }),
               absWorkingDir: props.projectRoot,
-              bundle: true,
-              platform: 'node',
-              target: 'node20',
-              format: 'esm',
-              banner: { js: REQUIRE_BANNER },
-              // ws' optional native helpers are not installed either
-              external: [...externalPackages, 'bufferutil', 'utf-8-validate'],
-              legalComments: 'none',
-              logLevel: 'warning',
             });
             const manifest = { name: 'rtc-media-host', private: true, type: 'module', dependencies };
             writeFileSync(join(outputDir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
