@@ -19,7 +19,8 @@ export type TransportDirection = 'send' | 'recv';
 /** Where a peer's messages go: today one WebSocket connection. */
 export interface PeerConnectionSink {
   readonly socketId: string;
-  send(message: ServerMessage): void;
+  /** `encoded`: the message's JSON when the caller already has it (a broadcast serialises once) */
+  send(message: ServerMessage, encoded?: string): void;
 }
 
 export interface PeerEvents extends Record<string, unknown[]> {
@@ -76,8 +77,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
     if (this.#sink === sink) this.#sink = undefined;
   }
 
-  send(message: ServerMessage): void {
-    if (!this.closed) this.#sink?.send(message);
+  send(message: ServerMessage, encoded?: string): void {
+    if (!this.closed) this.#sink?.send(message, encoded);
   }
 
   transportDirection(transportId: string): TransportDirection | undefined {

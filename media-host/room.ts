@@ -89,8 +89,9 @@ export class Room extends TypedEmitter<RoomEvents> {
   }
 
   broadcast(msg: ServerMessage, exceptPeerId?: string): void {
+    const encoded = JSON.stringify(msg);
     for (const peer of this.peers.values()) {
-      if (peer.peerId !== exceptPeerId) peer.send(msg);
+      if (peer.peerId !== exceptPeerId) peer.send(msg, encoded);
     }
   }
 

@@ -105,11 +105,35 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
   }
 
   /**
-   * The meeting's last live connection went away: with no room either, its
-   * placement is released after the grace period (right away when shutting down).
+   * Starts creating the meeting's room (placement claim and router) as soon
+   * as a connection is admitted, so its rtc:join, a round trip later, seldom
+   * waits for DynamoDB. A failure is reported to that join, which asks again.
+   */
+  prepare(meetingId: string): void {
+    if (this.rooms.has(meetingId) || this.#pending.has(meetingId) || this.isEnded(meetingId)) return;
+    if (this.#shuttingDown) return;
+    this.getOrCreate(meetingId).then(
+      // everyone who could join went away while it was created
+      (room) => {
+        if (!this.#options.hasLiveConnections(meetingId)) this.closeIfEmpty(room);
+      },
+      (error: unknown) => this.#logger.debug('room preparation failed', { meetingId, error }),
+    );
+  }
+
+  /**
+   * The meeting's last live connection went away: a room nobody joined
+   * closes, and with no room the placement is released after the grace
+   * period (right away when shutting down).
    */
   connectionsGone(meetingId: string): void {
-    if (this.isEnded(meetingId) || this.rooms.has(meetingId) || this.#pending.has(meetingId)) return;
+    if (this.isEnded(meetingId) || this.#pending.has(meetingId)) return;
+    const room = this.rooms.get(meetingId);
+    if (room) {
+      // its close schedules the release
+      this.closeIfEmpty(room);
+      return;
+    }
     if (this.#shuttingDown) {
       if (!this.#releaseByMeeting.has(meetingId)) this.#release(meetingId);
       return;

@@ -31,6 +31,7 @@ import { defaultRateLimitSettings, type RateLimitSettings, UserRateLimiter } fro
 import { HostHeartbeat, type HostRegistryWriter } from './registry.js';
 import { type PlacementClaim, RoomManager } from './rooms.js';
 import { type SignallingContext, SignallingSession } from './signalling.js';
+import { type TokenUse, UsedTokens } from './used-tokens.js';
 import { WorkerPool } from './workers.js';
 
 export type MediaHostSettings = Omit<MediaHostConfig, 'controlPublicKeyPem' | 'aws' | 'tables' | 'logLevel'>;
@@ -41,7 +42,6 @@ export interface MediaHostStoresDeps {
     claimMeeting(meetingId: string, hostId: string, assignedAt: string): Promise<{ outcome: PlacementClaim }>;
   };
   participants: LeftAtWriter;
-  usedTokens: { markUsed(jti: string, expiresAtSeconds: number): Promise<boolean> };
 }
 
 export interface MediaHostDeps {
@@ -198,9 +198,10 @@ export async function createMediaHost(deps: MediaHostDeps): Promise<MediaHost> {
       clockToleranceSeconds: CLOCK_TOLERANCE_SECONDS,
     });
 
-  /** Single use: false when the jti was seen before. Kept until the token can no longer verify. */
-  const markTokenUsed = (claims: { jti: string; exp: number }): Promise<boolean> =>
-    deps.stores.usedTokens.markUsed(claims.jti, claims.exp + CLOCK_TOLERANCE_SECONDS);
+  const usedTokens = new UsedTokens({ clock });
+  /** Single use: the jti is kept until the token can no longer verify (exp + tolerance). */
+  const useToken = (claims: { jti: string; exp: number; iat?: number | undefined }): AppError | undefined =>
+    tokenUseRefusal(usedTokens.use(claims, claims.exp + CLOCK_TOLERANCE_SECONDS));
 
   const admit = async (request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
     const url = new URL(request.url ?? '/', 'http://host.invalid');
@@ -216,14 +217,8 @@ export async function createMediaHost(deps: MediaHostDeps): Promise<MediaHost> {
       log.info('join token refused', { reason: toAppError(error).message });
       return rejectUpgrade(socket, 401, toAppError(error).message);
     }
-    let fresh: boolean;
-    try {
-      fresh = await markTokenUsed(claims);
-    } catch (error) {
-      log.error('used-token store failed', { error });
-      return rejectUpgrade(socket, 503, 'Token store unavailable');
-    }
-    if (!fresh) return rejectUpgrade(socket, 403, 'Token already used');
+    const refused = useToken(claims);
+    if (refused) return rejectUpgrade(socket, refused.httpStatus, refused.message, refused.code);
     if (closing) return rejectUpgrade(socket, 503, 'Media host shutting down');
     if (socket.destroyed) return;
     wss.handleUpgrade(request, socket, head, (ws: WebSocket) => {
@@ -233,6 +228,7 @@ export async function createMediaHost(deps: MediaHostDeps): Promise<MediaHost> {
         context,
       );
       keepAlive(ws);
+      rooms.prepare(claims.meetingId);
       log.info('connection admitted', { socketId: session.socketId, meetingId: claims.meetingId, userId: claims.sub });
     });
   };
@@ -269,13 +265,8 @@ export async function createMediaHost(deps: MediaHostDeps): Promise<MediaHost> {
     const body = await readJsonBody(request);
     const notice = endMeetingNoticeSchema.safeParse(body);
     if (!notice.success) throw new AppError(ErrorCode.BadRequest, 'Body must be {endedBy, endedAt}');
-    let fresh: boolean;
-    try {
-      fresh = await markTokenUsed(claims);
-    } catch (error) {
-      throw new AppError(ErrorCode.NoMediaHost, 'Token store unavailable', { cause: error });
-    }
-    if (!fresh) throw new AppError(ErrorCode.Forbidden, 'Token already used');
+    const refused = useToken(claims);
+    if (refused) throw refused;
     const peersNotified = rooms.endMeeting(meetingId, notice.data);
     // Connections that have not joined yet hear it too.
     for (const session of connections.forMeeting(meetingId)) {
@@ -414,6 +405,17 @@ function tokenFromSubprotocols(request: IncomingMessage): string | undefined {
     .split(',')
     .map((value) => value.trim())
     .find((value) => JWT_SHAPE.test(value));
+}
+
+const tokenUseErrors: Record<Exclude<TokenUse, 'fresh'>, () => AppError> = {
+  replayed: () => new AppError(ErrorCode.Forbidden, 'Token already used'),
+  'issued-before-start': () =>
+    new AppError(ErrorCode.Unauthorized, 'Token predates this media host process; request a new media session'),
+  full: () => new AppError(ErrorCode.NoMediaHost, 'Too many recent tokens; try again shortly'),
+};
+
+function tokenUseRefusal(use: TokenUse): AppError | undefined {
+  return use === 'fresh' ? undefined : tokenUseErrors[use]();
 }
 
 const upgradeErrorCode: Record<number, ErrorCode> = {

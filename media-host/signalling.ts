@@ -125,8 +125,8 @@ export class SignallingSession implements PeerConnectionSink {
     return this.#peer;
   }
 
-  send(msg: ServerMessage): void {
-    if (this.#ws.readyState === WebSocket.OPEN) this.#ws.send(JSON.stringify(msg));
+  send(msg: ServerMessage, encoded?: string): void {
+    if (this.#ws.readyState === WebSocket.OPEN) this.#ws.send(encoded ?? JSON.stringify(msg));
   }
 
   /** Closes the socket; the peer (if any) is closed at once, not after the close handshake. */

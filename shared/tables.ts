@@ -18,7 +18,7 @@ export const meetingsTable: TableDefinition = {
   sortKey: { name: 'sk', type: 'S' },
 };
 
-/** The media-host registry (heartbeats) and used one-time token ids. */
+/** The media-host registry (heartbeats). */
 export const hostsTable: TableDefinition = {
   constructId: 'HostsTable',
   partitionKey: { name: 'pk', type: 'S' },
@@ -50,7 +50,6 @@ export const keys = {
   /** every host lives in one partition, so listing live hosts is one Query */
   host: (hostId: string): ItemKey => ({ pk: 'HOST', sk: hostId }),
   hostPartition: 'HOST',
-  usedToken: (jti: string): ItemKey => ({ pk: `JTI#${jti}`, sk: 'JTI' }),
 } as const;
 
 // ---- item shapes (attribute names as stored) ----
@@ -106,9 +105,5 @@ export interface HostItem extends ItemKey {
   heartbeatAt: number;
   startedAt: string;
   /** TTL (epoch seconds): a host that stops heartbeating disappears */
-  expiresAt: number;
-}
-
-export interface UsedTokenItem extends ItemKey {
   expiresAt: number;
 }

@@ -7,13 +7,15 @@
 // worker thread (clients.ts), the host on the main thread. No ICE/DTLS
 // happens: this measures signalling and mediasoup's control path.
 //
-//   npx tsx bench/signalling/run.ts   (BENCH_WORKERS=2, BENCH_SIZES=1,10,50, BENCH_SPREAD=50/5,50/10)
+//   npx tsx bench/signalling/run.ts   (BENCH_WORKERS=2, BENCH_SIZES=1,10,50, BENCH_SPREAD=50/5,50/10, BENCH_LIMITED=0 skips part 2,
+//   BENCH_PROFILE=<dir> writes the host's CPU profiles there)
 //
 // BENCH_SIZES: peers in one meeting; BENCH_SPREAD: peers/meetings pairs.
 //
 // Prints numbers only; no assertions.
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
@@ -79,6 +81,8 @@ interface HostUsage {
   eventLoopUtilization: number;
   /** CPU ms of the host's main thread (Linux /proc), independent of other load on the machine */
   hostThreadCpuMs: number;
+  /** CPU ms of this process's other threads: mostly the client thread, plus GC and libuv helpers */
+  otherThreadsCpuMs: number;
   /** CPU ms the mediasoup workers used */
   workerCpuMs: number;
   wallMs: number;
@@ -126,11 +130,15 @@ async function concurrentJoin(
   const elu = performance.eventLoopUtilization();
   const cpuBefore = await workerCpuMs(bench.host);
   const threadBefore = mainThreadCpuMs();
+  const processBefore = process.cpuUsage();
   const started = performance.now();
   const result = await clients.run({ kind: 'concurrent', wsUrl: bench.wsUrl, meetings: job });
+  const hostThreadCpuMs = mainThreadCpuMs() - threadBefore;
+  const processCpu = process.cpuUsage(processBefore);
   const usage: HostUsage = {
     eventLoopUtilization: performance.eventLoopUtilization(elu).utilization,
-    hostThreadCpuMs: mainThreadCpuMs() - threadBefore,
+    hostThreadCpuMs,
+    otherThreadsCpuMs: (processCpu.user + processCpu.system) / 1000 - hostThreadCpuMs,
     workerCpuMs: (await workerCpuMs(bench.host)) - cpuBefore,
     wallMs: performance.now() - started,
   };
@@ -149,8 +157,10 @@ async function newcomerIntoMeetingOfTen(bench: Bench, clients: Clients): Promise
   return result;
 }
 
+/** Rooms closed and their left_at writes done, so one scenario's teardown does not load the next. */
 async function waitForEmptyHost(host: MediaHost): Promise<void> {
   while (host.rooms.rooms.size > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+  await host.leaveRecorder.settled();
 }
 
 function describe(size: number, meetings: number): string {
@@ -177,7 +187,7 @@ function printConcurrent(
   row('(all requests)', all);
   const line = (name: string, values: number[]) =>
     console.log(`  ${name.padEnd(40)} p50 ${ms(percentile(values, 50))}  p99 ${ms(percentile(values, 99))}`);
-  line('connect (upgrade, token, jti put)', run.connectMs);
+  line('connect (upgrade, token check)', run.connectMs);
   line('join sequence (join..produce video)', run.ownSequenceMs);
   line('full join incl. consume+resume everyone', run.fullMeshMs);
   console.log(`  42901 replies: ${run.rateLimited}`);
@@ -185,7 +195,8 @@ function printConcurrent(
   console.log(
     `  host main thread: ${run.usage.hostThreadCpuMs.toFixed(0)} ms CPU (${perRequestUs.toFixed(0)} us/request), ` +
       `event loop busy ${(run.usage.eventLoopUtilization * 100).toFixed(0)} % of ${run.usage.wallMs.toFixed(0)} ms; ` +
-      `mediasoup workers ${run.usage.workerCpuMs.toFixed(0)} ms CPU; load average ${os.loadavg()[0]?.toFixed(1)}`,
+      `mediasoup workers ${run.usage.workerCpuMs.toFixed(0)} ms CPU; client thread (+GC helpers) ` +
+      `${run.usage.otherThreadsCpuMs.toFixed(0)} ms CPU; load average ${os.loadavg()[0]?.toFixed(1)}`,
   );
 }
 
@@ -241,6 +252,23 @@ async function startBench(dynamoEndpoint: string, rateLimit: RateLimitSettings):
   };
 }
 
+/** With BENCH_PROFILE=<dir>, writes a CPU profile of the host's main thread per scenario there. */
+async function profiled<T>(name: string, scenario: () => Promise<T>): Promise<T> {
+  const dir = process.env.BENCH_PROFILE;
+  if (!dir) return scenario();
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  try {
+    return await scenario();
+  } finally {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(`${dir}/host-${name}-${Date.now()}.cpuprofile`, JSON.stringify(profile));
+    session.disconnect();
+  }
+}
+
 async function main(): Promise<void> {
   console.log(
     `signalling benchmark: node ${process.version}, ${os.availableParallelism()} cores, ${WORKERS} mediasoup worker(s), ` +
@@ -254,9 +282,11 @@ async function main(): Promise<void> {
   try {
     // 1. latency under concurrency; the per-user limit is lifted so every request is real work
     const lifted = await startBench(dynamo.endpoint, LIFTED);
-    await concurrentJoin(lifted, clients, 5); // warm-up (JIT, DynamoDB Local)
+    // warm-up at full size, unreported: a production host (and a browser) runs JIT-compiled code
+    await concurrentJoin(lifted, clients, Math.max(...SIZES, ...SPREAD.map((s) => s.peers)));
     for (const size of SIZES) {
-      printConcurrent('latency (rate limit lifted)', size, 1, await concurrentJoin(lifted, clients, size));
+      const run = await profiled(`${size}-peers`, () => concurrentJoin(lifted, clients, size));
+      printConcurrent('latency (rate limit lifted)', size, 1, run);
     }
     for (const { peers, meetings } of SPREAD) {
       printConcurrent(
@@ -269,26 +299,7 @@ async function main(): Promise<void> {
     await lifted.host.close();
 
     // 2. the contract's limit (10 msg/s per user, burst 50) as shipped
-    const limited = await startBench(dynamo.endpoint, defaultRateLimitSettings);
-    const newcomer = await newcomerIntoMeetingOfTen(limited, clients);
-    console.log('\nrate limit as shipped (10 msg/s per user, burst 50)');
-    console.log(
-      `  newcomer joining a meeting of 10: ${newcomer.requests} requests (18 consumes pipelined), ` +
-        `42901 replies: ${newcomer.rateLimited}, full join ${newcomer.fullMeshMs[0]?.toFixed(0)} ms`,
-    );
-    const limitedRuns = [
-      ...SIZES.filter((s) => s > 1).map((size) => ({ peers: size, meetings: 1 })),
-      ...SPREAD.filter((s) => s.peers > 1),
-    ];
-    for (const { peers, meetings } of limitedRuns) {
-      const run = await concurrentJoin(limited, clients, peers, meetings);
-      const where = meetings === 1 ? 'one meeting' : `${meetings} meetings`;
-      console.log(
-        `  ${peers} concurrent joins (${where}): ${run.requests} requests, 42901 replies: ${run.rateLimited} (retried after 250 ms), ` +
-          `full join p50 ${percentile(run.fullMeshMs, 50).toFixed(0)} ms, p99 ${percentile(run.fullMeshMs, 99).toFixed(0)} ms`,
-      );
-    }
-    await limited.host.close();
+    if (process.env.BENCH_LIMITED !== '0') await rateLimitAsShipped(dynamo.endpoint, clients);
   } finally {
     await clients.terminate();
     await dynamo.stop();
@@ -300,6 +311,29 @@ async function main(): Promise<void> {
       .join(' ')}`,
   );
   process.exit(0);
+}
+
+async function rateLimitAsShipped(dynamoEndpoint: string, clients: Clients): Promise<void> {
+  const limited = await startBench(dynamoEndpoint, defaultRateLimitSettings);
+  const newcomer = await newcomerIntoMeetingOfTen(limited, clients);
+  console.log('\nrate limit as shipped (10 msg/s per user, burst 50)');
+  console.log(
+    `  newcomer joining a meeting of 10: ${newcomer.requests} requests (18 consumes pipelined), ` +
+      `42901 replies: ${newcomer.rateLimited}, full join ${newcomer.fullMeshMs[0]?.toFixed(0)} ms`,
+  );
+  const limitedRuns = [
+    ...SIZES.filter((s) => s > 1).map((size) => ({ peers: size, meetings: 1 })),
+    ...SPREAD.filter((s) => s.peers > 1),
+  ];
+  for (const { peers, meetings } of limitedRuns) {
+    const run = await concurrentJoin(limited, clients, peers, meetings);
+    const where = meetings === 1 ? 'one meeting' : `${meetings} meetings`;
+    console.log(
+      `  ${peers} concurrent joins (${where}): ${run.requests} requests, 42901 replies: ${run.rateLimited} (retried after 250 ms), ` +
+        `full join p50 ${percentile(run.fullMeshMs, 50).toFixed(0)} ms, p99 ${percentile(run.fullMeshMs, 99).toFixed(0)} ms`,
+    );
+  }
+  await limited.host.close();
 }
 
 main().catch((error) => {

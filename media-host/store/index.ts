@@ -4,12 +4,10 @@ import type { TableNames } from '../../shared/tables.js';
 import { createMediaHostDocumentClient, type DynamoSettings } from './dynamo-client.js';
 import { HostRegistryStore } from './host-registry-store.js';
 import { ParticipantStore } from './participant-store.js';
-import { UsedTokenStore } from './used-token-store.js';
 
 export interface MediaHostStores {
   hosts: HostRegistryStore;
   participants: ParticipantStore;
-  usedTokens: UsedTokenStore;
   /** releases the SDK client */
   destroy(): void;
 }
@@ -19,7 +17,6 @@ export function createMediaHostStores(settings: DynamoSettings, tables: TableNam
   return {
     hosts: new HostRegistryStore(client, tables),
     participants: new ParticipantStore(client, tables),
-    usedTokens: new UsedTokenStore(client, tables),
     destroy: () => client.destroy(),
   };
 }

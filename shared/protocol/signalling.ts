@@ -362,19 +362,17 @@ const BACKSLASH = 0x5c;
 
 /**
  * One iterative pass over the text: true when objects/arrays open more than
- * `maxDepth` levels deep outside strings. Malformed text is left to JSON.parse.
+ * `maxDepth` levels deep outside strings. Strings are skipped with indexOf
+ * (most of a frame is strings). Malformed text is left to JSON.parse.
  */
 export function jsonNestingExceeds(text: string, maxDepth: number): boolean {
   if (text.length <= maxDepth) return false;
   let depth = 0;
-  let inString = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === BACKSLASH) i++;
-      else if (c === QUOTE) inString = false;
-    } else if (c === QUOTE) {
-      inString = true;
+    if (c === QUOTE) {
+      i = closingQuote(text, i);
+      if (i === -1) return false;
     } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
       if (++depth > maxDepth) return true;
     } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
@@ -382,4 +380,16 @@ export function jsonNestingExceeds(text: string, maxDepth: number): boolean {
     }
   }
   return false;
+}
+
+/** Index of the quote that ends the string opened at `open` (one not escaped by an odd run of backslashes), or -1. */
+function closingQuote(text: string, open: number): number {
+  let i = open;
+  for (;;) {
+    i = text.indexOf('"', i + 1);
+    if (i === -1) return -1;
+    let backslashes = 0;
+    while (text.charCodeAt(i - 1 - backslashes) === BACKSLASH) backslashes++;
+    if (backslashes % 2 === 0) return i;
+  }
 }

@@ -53,7 +53,7 @@ describe('DataStack', () => {
     },
   );
 
-  it('expires heartbeats and used-token records by the TTL attribute of the definition', () => {
+  it('expires heartbeats by the TTL attribute of the definition', () => {
     expect(hostsTable.timeToLiveAttribute).toBe('expiresAt');
     data.hasResourceProperties('AWS::DynamoDB::Table', {
       KeySchema: Match.anyValue(),

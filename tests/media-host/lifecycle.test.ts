@@ -237,8 +237,11 @@ describe('placement release', () => {
     await items.setHostCounters(harness.hostId, 1, 10);
     const released = graceExpiry(meetingId);
     const client = await harness.connect({ userId: 'never-joins', meetingId });
+    // the room is prepared on admission, before any rtc:join
+    await until(async () => harness.host.rooms.get(meetingId) !== undefined, 'room prepared');
     client.close();
     expect(await released).toBe('released');
+    expect(harness.host.rooms.get(meetingId)).toBeUndefined();
     await harness.host.rooms.settled();
     expect((await items.meeting(meetingId))?.mediaHostId).toBeUndefined();
     expect((await items.host(harness.hostId))?.assigned).toBe(0);

@@ -105,7 +105,7 @@ export class MediaHostFleet extends Construct {
       assumedBy: new ServicePrincipal('ec2.amazonaws.com'),
       description: 'Media host: registry heartbeats, participant left_at, placement release',
     });
-    // hosts table: registry items and used token ids; meetings table: left_at and release only
+    // hosts table: registry items and placements; meetings table: left_at and release only
     props.tables.hosts.grantReadWriteData(this.role);
     props.tables.meetings.grant(this.role, 'dynamodb:UpdateItem');
     props.publicKeyParameter.grantRead(this.role);

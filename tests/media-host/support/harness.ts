@@ -46,6 +46,8 @@ export interface Harness {
   tables: TestTables;
   stores: MediaHostStores;
   clock: Clock;
+  /** the clock's time just before the host was created (tokens issued earlier are refused) */
+  startedAtMs: number;
   keys: { privateKey: CryptoKey; publicKey: CryptoKey };
   sign<K extends TokenKind>(kind: K, body: TokenBody<K>, options?: Partial<SignOptions>): Promise<string>;
   joinToken(identity: JoinIdentity, options?: Partial<SignOptions>): Promise<string>;
@@ -73,6 +75,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const clock = options.clock ?? { now: () => Date.now() };
   const hostId = `host-${randomUUID().slice(0, 8)}`;
   const stores = createMediaHostStores({ region: tables.region, endpoint: tables.endpoint }, tables.names);
+  const startedAtMs = clock.now();
   const settings: MediaHostSettings = {
     hostId,
     listenHost: '127.0.0.1',
@@ -137,6 +140,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     tables,
     stores,
     clock,
+    startedAtMs,
     keys,
     sign,
     joinToken,

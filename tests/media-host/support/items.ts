@@ -2,13 +2,7 @@
 // plane would write: meetings, participants, host reservations).
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { createMediaHostDocumentClient } from '../../../media-host/store/dynamo-client.js';
-import {
-  type HostItem,
-  keys,
-  type MeetingItem,
-  type ParticipantItem,
-  type UsedTokenItem,
-} from '../../../shared/tables.js';
+import { type HostItem, keys, type MeetingItem, type ParticipantItem } from '../../../shared/tables.js';
 import type { TestTables } from '../../support/dynamo.js';
 
 export function tableItems(tables: TestTables) {
@@ -69,12 +63,6 @@ export function tableItems(tables: TestTables) {
           ExpressionAttributeValues: { ':a': assigned, ':c': capacity },
         }),
       );
-    },
-    async usedToken(jti: string) {
-      const result = await client.send(
-        new GetCommand({ TableName: tables.names.hosts, Key: keys.usedToken(jti), ConsistentRead: true }),
-      );
-      return result.Item as UsedTokenItem | undefined;
     },
     async deleteHost(hostId: string) {
       await client.send(new DeleteCommand({ TableName: tables.names.hosts, Key: keys.host(hostId) }));
