@@ -12,7 +12,14 @@ import type {
 } from '../shared/protocol/signalling.js';
 import { TypedEmitter } from './events.js';
 
-export type PeerCloseReason = 'left' | 'disconnected' | 'replaced' | 'meeting-ended' | 'worker-died' | 'host-shutdown';
+export type PeerCloseReason =
+  | 'left'
+  | 'disconnected'
+  | 'replaced'
+  | 'meeting-ended'
+  | 'meeting-moved'
+  | 'worker-died'
+  | 'host-shutdown';
 
 export type TransportDirection = 'send' | 'recv';
 

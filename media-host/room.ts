@@ -9,7 +9,7 @@ import type { TransportSettings } from './media-settings.js';
 import { message, type Peer, type PeerCloseReason, type TransportDirection } from './peer.js';
 import type { WorkerHandle } from './workers.js';
 
-export type RoomCloseReason = 'empty' | 'meeting-ended' | 'worker-died' | 'host-shutdown';
+export type RoomCloseReason = 'empty' | 'meeting-ended' | 'meeting-moved' | 'worker-died' | 'host-shutdown';
 
 export interface RoomEvents extends Record<string, unknown[]> {
   close: [RoomCloseReason];

@@ -1,7 +1,8 @@
-// The host's rooms by meetingId: creates a room (router) on first join after
-// making sure the meeting's placement points here, remembers meetings that
-// ended, and gives a meeting's placement back to the control plane once it has
-// had no room and no connection that could still join for a grace period.
+// The host's rooms by meetingId: creates a room (router) on first join and,
+// alongside it, claims the meeting's placement for this host (a room that
+// turns out to belong elsewhere closes again); remembers meetings that ended
+// or moved, and gives a meeting's placement back to the control plane once it
+// has had no room and no connection that could still join for a grace period.
 import type { Clock } from '../shared/clock.js';
 import { AppError, ErrorCode } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
@@ -37,10 +38,12 @@ export interface RoomManagerOptions {
 }
 
 /** The meeting is placed on another host: a room here would split it. */
+export const MEETING_MOVED_MESSAGE = 'meeting is served by another host; request a new media session';
+
 export class MeetingMovedError extends Error {
   override name = 'MeetingMovedError';
   constructor(readonly meetingId: string) {
-    super('meeting is served by another host; request a new media session');
+    super(MEETING_MOVED_MESSAGE);
   }
 }
 
@@ -55,11 +58,17 @@ export interface HostCounts {
 /** Ended meetings are remembered this long, and at most this many. */
 const ENDED_MEMORY_MS = 24 * 3600_000;
 const ENDED_MEMORY_MAX = 50_000;
+/** A meeting found on another host is refused this long before its placement is asked again. */
+const MOVED_MEMORY_MS = 60_000;
 
 export class RoomManager extends TypedEmitter<RoomManagerEvents> {
   readonly rooms = new Map<string, Room>();
   readonly #pending = new Map<string, Promise<Room>>();
-  readonly #ended = new Map<string, { notice: EndMeetingNotice; atMs: number }>();
+  readonly #ended = new Map<string, { notice?: EndMeetingNotice; atMs: number }>();
+  /** meetings whose placement names another host -> when that was found */
+  readonly #moved = new Map<string, number>();
+  /** the placement claim in flight per meeting, so a release never overtakes it */
+  readonly #claimByMeeting = new Map<string, Promise<void>>();
   readonly #releaseTimers = new Map<string, NodeJS.Timeout>();
   readonly #releases = new Set<Promise<void>>();
   /** the latest release per meeting, so a claim never races (and gets undone by) it */
@@ -91,10 +100,14 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
     return true;
   }
 
-  /** The meeting's room, created (router on the least-loaded worker) on first use. */
+  /**
+   * The meeting's room, created (router on the least-loaded worker) on first
+   * use. Its placement claim runs alongside, so a join never waits for DynamoDB.
+   */
   async getOrCreate(meetingId: string): Promise<Room> {
     if (this.isEnded(meetingId)) throw new AppError(ErrorCode.MeetingEnded);
     if (this.#shuttingDown) throw new AppError(ErrorCode.Internal, 'This media host is shutting down');
+    if (this.#movedRecently(meetingId)) throw new MeetingMovedError(meetingId);
     const existing = this.rooms.get(meetingId);
     if (existing && !existing.closed) return existing;
     const pending = this.#pending.get(meetingId);
@@ -105,35 +118,11 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
   }
 
   /**
-   * Starts creating the meeting's room (placement claim and router) as soon
-   * as a connection is admitted, so its rtc:join, a round trip later, seldom
-   * waits for DynamoDB. A failure is reported to that join, which asks again.
-   */
-  prepare(meetingId: string): void {
-    if (this.rooms.has(meetingId) || this.#pending.has(meetingId) || this.isEnded(meetingId)) return;
-    if (this.#shuttingDown) return;
-    this.getOrCreate(meetingId).then(
-      // everyone who could join went away while it was created
-      (room) => {
-        if (!this.#options.hasLiveConnections(meetingId)) this.closeIfEmpty(room);
-      },
-      (error: unknown) => this.#logger.debug('room preparation failed', { meetingId, error }),
-    );
-  }
-
-  /**
-   * The meeting's last live connection went away: a room nobody joined
-   * closes, and with no room the placement is released after the grace
-   * period (right away when shutting down).
+   * The meeting's last live connection went away: with no room either, its
+   * placement is released after the grace period (right away when shutting down).
    */
   connectionsGone(meetingId: string): void {
-    if (this.isEnded(meetingId) || this.#pending.has(meetingId)) return;
-    const room = this.rooms.get(meetingId);
-    if (room) {
-      // its close schedules the release
-      this.closeIfEmpty(room);
-      return;
-    }
+    if (this.isEnded(meetingId) || this.rooms.has(meetingId) || this.#pending.has(meetingId)) return;
     if (this.#shuttingDown) {
       if (!this.#releaseByMeeting.has(meetingId)) this.#release(meetingId);
       return;
@@ -195,33 +184,17 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
     await this.settled();
   }
 
-  /** Resolves when no placement release is in flight. */
+  /** Resolves when no placement claim or release is in flight. */
   async settled(): Promise<void> {
-    while (this.#releases.size > 0) await Promise.allSettled([...this.#releases]);
+    while (this.#claimByMeeting.size > 0 || this.#releases.size > 0) {
+      await Promise.allSettled([...this.#claimByMeeting.values(), ...this.#releases]);
+    }
   }
 
   async #create(meetingId: string): Promise<Room> {
     // A release still in flight would undo the claim below.
     await this.#releaseByMeeting.get(meetingId);
-    const [claimed, created] = await Promise.allSettled([
-      this.#options.claimMeeting(meetingId),
-      this.#options.pool.createRouter(meetingId),
-    ]);
-    let claim: PlacementClaim = 'unknown';
-    if (claimed.status === 'fulfilled') claim = claimed.value;
-    // DynamoDB trouble must not stop media: the room is created unclaimed.
-    else this.#logger.warn('meeting placement claim failed', { meetingId, error: claimed.reason });
-    if (claim === 'reclaimed') this.#logger.info('meeting placement reclaimed', { meetingId });
-    if (created.status === 'rejected') {
-      if (claim === 'reclaimed') this.#scheduleRelease(meetingId);
-      throw created.reason;
-    }
-    const { router, handle } = created.value;
-    if (claim === 'moved' || claim === 'ended') {
-      router.close();
-      this.#logger.info('room refused', { meetingId, claim });
-      throw claim === 'moved' ? new MeetingMovedError(meetingId) : new AppError(ErrorCode.MeetingEnded);
-    }
+    const { router, handle } = await this.#options.pool.createRouter(meetingId);
     const room = new Room({
       meetingId,
       router,
@@ -229,9 +202,9 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
       transportSettings: this.#options.transportSettings,
       logger: this.#logger.child('room'),
     });
-    if (this.isEnded(meetingId) || this.#shuttingDown || router.closed) {
+    if (this.isEnded(meetingId) || this.#shuttingDown || router.closed || this.#movedRecently(meetingId)) {
       room.close(router.closed ? 'worker-died' : 'meeting-ended');
-      if (claim === 'reclaimed' && !this.isEnded(meetingId)) this.#scheduleRelease(meetingId);
+      if (this.#movedRecently(meetingId)) throw new MeetingMovedError(meetingId);
       throw this.isEnded(meetingId)
         ? new AppError(ErrorCode.MeetingEnded)
         : new AppError(ErrorCode.Internal, 'The room could not be created');
@@ -243,14 +216,62 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
       this.#releaseTimers.delete(meetingId);
     }
     room.once('close', (reason) => this.#onRoomClose(room, reason));
+    this.#claim(room);
     this.#logger.info('room created', { meetingId, worker: handle.index });
     this.emit('roomcreated', room);
     return room;
   }
 
+  /**
+   * Points the meeting's placement at this host while the room already
+   * serves. Almost always it does already (the control plane sent the client
+   * here); if the meeting moved to another host or ended meanwhile, the room
+   * closes and its peers are told (4005 / 40901). DynamoDB trouble must not
+   * stop media: the room then keeps running unclaimed.
+   */
+  #claim(room: Room): void {
+    const { meetingId } = room;
+    const claim: Promise<void> = this.#options
+      .claimMeeting(meetingId)
+      .then(
+        (outcome) => this.#onClaim(room, outcome),
+        (error: unknown) => this.#logger.warn('meeting placement claim failed', { meetingId, error }),
+      )
+      .finally(() => {
+        if (this.#claimByMeeting.get(meetingId) === claim) this.#claimByMeeting.delete(meetingId);
+      });
+    this.#claimByMeeting.set(meetingId, claim);
+  }
+
+  #onClaim(room: Room, outcome: PlacementClaim): void {
+    const { meetingId } = room;
+    if (outcome === 'reclaimed') this.#logger.info('meeting placement reclaimed', { meetingId });
+    if (outcome === 'moved') {
+      this.#moved.set(meetingId, this.#options.clock.now());
+      this.#logger.info('room closed: meeting is placed on another host', { meetingId });
+      room.close('meeting-moved');
+    } else if (outcome === 'ended') {
+      this.#ended.set(meetingId, { atMs: this.#options.clock.now() });
+      this.#logger.info('room closed: meeting already ended', { meetingId });
+      const ended = new AppError(ErrorCode.MeetingEnded);
+      room.broadcast({ type: 'rtc:error', error: ended.message, code: ended.code });
+      room.close('meeting-ended');
+    }
+  }
+
+  #movedRecently(meetingId: string): boolean {
+    const movedAt = this.#moved.get(meetingId);
+    if (movedAt === undefined) return false;
+    if (this.#options.clock.now() - movedAt <= MOVED_MEMORY_MS) return true;
+    this.#moved.delete(meetingId);
+    return false;
+  }
+
   #onRoomClose(room: Room, reason: RoomCloseReason): void {
     if (this.rooms.get(room.meetingId) === room) this.rooms.delete(room.meetingId);
     this.emit('roomclosed', room, reason);
+    // another host holds the placement: nothing of it is ours to release
+    if (reason === 'meeting-moved') return;
     if (reason === 'meeting-ended' || reason === 'host-shutdown') {
       this.#release(room.meetingId);
       return;
@@ -283,8 +304,9 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
   }
 
   #release(meetingId: string): void {
-    const release: Promise<void> = this.#options
-      .releaseMeeting(meetingId)
+    const claim = this.#claimByMeeting.get(meetingId);
+    const release: Promise<void> = (claim ?? Promise.resolve())
+      .then(() => this.#options.releaseMeeting(meetingId))
       .catch((error) => this.#logger.warn('meeting release failed', { meetingId, error }))
       .finally(() => {
         this.#releases.delete(release);

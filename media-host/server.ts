@@ -228,7 +228,6 @@ export async function createMediaHost(deps: MediaHostDeps): Promise<MediaHost> {
         context,
       );
       keepAlive(ws);
-      rooms.prepare(claims.meetingId);
       log.info('connection admitted', { socketId: session.socketId, meetingId: claims.meetingId, userId: claims.sub });
     });
   };

@@ -34,7 +34,7 @@ import type { MediaHostMetrics } from './metrics.js';
 import { message, Peer, type PeerCloseReason, type PeerConnectionSink } from './peer.js';
 import type { UserRateLimiter } from './rate-limit.js';
 import { type Room, RoomClosedError } from './room.js';
-import { MeetingMovedError, type RoomManager } from './rooms.js';
+import { MEETING_MOVED_MESSAGE, MeetingMovedError, type RoomManager } from './rooms.js';
 import type { WorkerPool } from './workers.js';
 
 /** Who a connection is, from its verified media-join token. */
@@ -69,8 +69,15 @@ interface RequestHead {
 const closeCodeFor: Partial<Record<PeerCloseReason, { code: number; reason: string }>> = {
   replaced: { code: CloseCode.ReplacedByNewConnection, reason: 'Replaced by a newer connection' },
   'meeting-ended': { code: CloseCode.MeetingEnded, reason: 'Meeting ended' },
+  'meeting-moved': { code: CloseCode.MeetingMoved, reason: 'Meeting moved to another host' },
   'worker-died': { code: CloseCode.WorkerDied, reason: 'Media worker failed' },
   'host-shutdown': { code: CloseCode.HostShutdown, reason: 'Media host shutting down' },
+};
+
+/** What the client is told (50001, no requestId) before the close, where the close code alone is not enough. */
+const closeNoticeFor: Partial<Record<PeerCloseReason, string>> = {
+  'worker-died': 'The media worker serving this meeting failed; rejoin the meeting',
+  'meeting-moved': MEETING_MOVED_MESSAGE,
 };
 
 /** Peer close reasons after which the user may have left the meeting (REQ-002 left_at). */
@@ -519,12 +526,8 @@ export class SignallingSession implements PeerConnectionSink {
     }
     // left, socket still open: it cannot rejoin, so it only gets the timeout's grace
     if (reason === 'left' && !this.#closed) this.#armJoinTimer();
-    if (reason === 'worker-died') {
-      this.#replyError(
-        {},
-        new AppError(ErrorCode.Internal, 'The media worker serving this meeting failed; rejoin the meeting'),
-      );
-    }
+    const notice = closeNoticeFor[reason];
+    if (notice) this.#replyError({}, new AppError(ErrorCode.Internal, notice));
     const close = closeCodeFor[reason];
     if (close) this.close(close.code, close.reason);
   }

@@ -237,11 +237,8 @@ describe('placement release', () => {
     await items.setHostCounters(harness.hostId, 1, 10);
     const released = graceExpiry(meetingId);
     const client = await harness.connect({ userId: 'never-joins', meetingId });
-    // the room is prepared on admission, before any rtc:join
-    await until(async () => harness.host.rooms.get(meetingId) !== undefined, 'room prepared');
     client.close();
     expect(await released).toBe('released');
-    expect(harness.host.rooms.get(meetingId)).toBeUndefined();
     await harness.host.rooms.settled();
     expect((await items.meeting(meetingId))?.mediaHostId).toBeUndefined();
     expect((await items.host(harness.hostId))?.assigned).toBe(0);
@@ -253,6 +250,7 @@ describe('placement release', () => {
     await items.setHostCounters(harness.hostId, 0, 10);
     const before = Date.now();
     const { client } = await harness.join({ userId: 'returner', meetingId });
+    await harness.host.rooms.settled();
     const meeting = await items.meeting(meetingId);
     expect(meeting?.mediaHostId).toBe(harness.hostId);
     expect(Date.parse(meeting?.assignedAt ?? '')).toBeGreaterThanOrEqual(before - 1000);
@@ -260,6 +258,7 @@ describe('placement release', () => {
     // a second room later finds the placement held: no double count
     await client.ok('rtc:leave', { meetingId });
     const { client: again } = await harness.join({ userId: 'returner-2', meetingId });
+    await harness.host.rooms.settled();
     expect((await items.host(harness.hostId))?.assigned).toBe(1);
     const released = graceExpiry(meetingId);
     await again.ok('rtc:leave', { meetingId });
@@ -268,29 +267,52 @@ describe('placement release', () => {
     expect((await items.host(harness.hostId))?.assigned).toBe(0);
   });
 
-  it('refuses to split a meeting another host serves: 50001, then close 4005', async () => {
+  it('closes a room whose meeting another host serves (50001, then 4005) and refuses it for a while', async () => {
     const meetingId = randomUUID();
     await items.putMeeting(meetingId, { mediaHostId: 'another-host', assignedAt: new Date().toISOString() });
     await items.setHostCounters(harness.hostId, 0, 10);
     const client = await harness.connect({ userId: 'misdirected', meetingId });
-    const reply = await client.request('rtc:join', { meetingId });
-    expect(reply).toMatchObject({
-      type: 'rtc:error',
-      requestType: 'rtc:join',
-      code: ErrorCode.Internal,
-      error: 'meeting is served by another host; request a new media session',
-    });
+    // the join does not wait for the placement claim: it may be answered before the room closes
+    void client.request('rtc:join', { meetingId });
+    const notice = await client.waitFor((m) => m.type === 'rtc:error' && m.code === ErrorCode.Internal);
+    expect(notice.error).toBe('meeting is served by another host; request a new media session');
     expect((await client.closed).code).toBe(CloseCode.MeetingMoved);
     expect(harness.host.rooms.get(meetingId)).toBeUndefined();
     await harness.host.rooms.settled();
     expect((await items.meeting(meetingId))?.mediaHostId).toBe('another-host');
     expect((await items.host(harness.hostId))?.assigned).toBe(0);
 
-    // a meeting the control plane already ended gets no room either
+    // the next join is refused outright, without a room
+    const again = await harness.connect({ userId: 'misdirected-2', meetingId });
+    expect(await again.request('rtc:join', { meetingId })).toMatchObject({
+      type: 'rtc:error',
+      requestType: 'rtc:join',
+      code: ErrorCode.Internal,
+      error: 'meeting is served by another host; request a new media session',
+    });
+    expect((await again.closed).code).toBe(CloseCode.MeetingMoved);
+    expect(harness.host.rooms.get(meetingId)).toBeUndefined();
+  });
+
+  it('closes a room whose meeting the control plane already ended: 40901, then 4002, and refuses later joins', async () => {
     const ended = randomUUID();
     await items.putMeeting(ended, { status: 'ENDED' });
     const late = await harness.connect({ userId: 'too-late', meetingId: ended });
-    expect(await late.request('rtc:join', { meetingId: ended })).toMatchObject({ code: ErrorCode.MeetingEnded });
+    void late.request('rtc:join', { meetingId: ended });
+    expect(await late.waitFor((m) => m.type === 'rtc:error' && m.code === ErrorCode.MeetingEnded)).toBeDefined();
+    expect((await late.closed).code).toBe(CloseCode.MeetingEnded);
+    expect(harness.host.rooms.get(ended)).toBeUndefined();
+    await harness.host.rooms.settled();
+    expect((await items.meeting(ended))?.mediaHostId).toBeUndefined();
+
+    // remembered as ended: the next join is refused without a room
+    const later = await harness.connect({ userId: 'later', meetingId: ended });
+    expect(await later.request('rtc:join', { meetingId: ended })).toMatchObject({
+      type: 'rtc:error',
+      requestType: 'rtc:join',
+      code: ErrorCode.MeetingEnded,
+    });
+    expect((await later.closed).code).toBe(CloseCode.MeetingEnded);
     expect(harness.host.rooms.get(ended)).toBeUndefined();
   });
 });
