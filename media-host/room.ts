@@ -113,7 +113,11 @@ export class Room extends TypedEmitter<RoomEvents> {
     transport.observer.once('close', () => this.transports.delete(transport.id));
     peer.addTransport(transport, direction);
     if (direction === 'send') {
-      await transport.setMaxIncomingBitrate(this.#transportSettings.maxIncomingBitrate);
+      // Not awaited: the worker handles a transport's requests in order, so the
+      // cap applies before any connect or produce; the reply need not wait for it.
+      transport.setMaxIncomingBitrate(this.#transportSettings.maxIncomingBitrate).catch((error: unknown) => {
+        if (!transport.closed) this.#logger.warn('setMaxIncomingBitrate failed', { transportId: transport.id, error });
+      });
     }
     return transport;
   }

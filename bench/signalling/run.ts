@@ -20,6 +20,7 @@ import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { generateKeyPair } from 'jose';
+import { createDynamoControlStore } from '../../control/store/control-store.js';
 import { createDocumentClient } from '../../control/store/dynamo-client.js';
 import { ensureTables } from '../../control/store/table-admin.js';
 import { defaultRateLimitSettings, type RateLimitSettings } from '../../media-host/rate-limit.js';
@@ -74,6 +75,9 @@ interface Bench {
   host: MediaHost;
   wsUrl: string;
   token(userId: string, meetingId: string): Promise<string>;
+  /** a meeting as REQ-002 creates it and the control plane places it on this host */
+  placeMeeting(meetingId: string): Promise<void>;
+  close(): Promise<void>;
 }
 
 interface HostUsage {
@@ -117,6 +121,7 @@ async function concurrentJoin(
   meetings = 1,
 ): Promise<ClientJobResult & { usage: HostUsage }> {
   const meetingIds = Array.from({ length: meetings }, () => randomUUID());
+  await Promise.all(meetingIds.map((meetingId) => bench.placeMeeting(meetingId)));
   const job = await Promise.all(
     meetingIds.map(async (meetingId, m) => ({
       meetingId,
@@ -148,6 +153,7 @@ async function concurrentJoin(
 
 async function newcomerIntoMeetingOfTen(bench: Bench, clients: Clients): Promise<ClientJobResult> {
   const meetingId = randomUUID();
+  await bench.placeMeeting(meetingId);
   const memberTokens = await Promise.all(
     Array.from({ length: 9 }, (_, i) => bench.token(`member-${i}-${randomUUID()}`, meetingId)),
   );
@@ -205,7 +211,7 @@ async function startBench(dynamoEndpoint: string, rateLimit: RateLimitSettings):
   const names = { meetings: `bench-meetings-${suffix}`, hosts: `bench-hosts-${suffix}` };
   const admin = createDocumentClient({ region: 'local', endpoint: dynamoEndpoint });
   await ensureTables(admin, names);
-  admin.destroy();
+  const control = createDynamoControlStore({ client: admin, tables: names });
   const keys = await generateKeyPair('ES256');
   const hostId = `bench-${suffix}`;
   const host = await createMediaHost({
@@ -235,6 +241,15 @@ async function startBench(dynamoEndpoint: string, rateLimit: RateLimitSettings):
   const { port } = await host.start();
   return {
     host,
+    placeMeeting: async (meetingId) => {
+      const createdAt = new Date().toISOString();
+      await control.createMeeting({ meetingId, title: 'bench', hostUserId: 'bench-owner', createdAt });
+      await control.assignMeeting(meetingId, hostId, undefined, createdAt);
+    },
+    close: async () => {
+      await host.close();
+      admin.destroy();
+    },
     wsUrl: `ws://127.0.0.1:${port}${SIGNALLING_PATH}`,
     token: (userId, meetingId) =>
       signToken(
@@ -289,14 +304,12 @@ async function main(): Promise<void> {
       printConcurrent('latency (rate limit lifted)', size, 1, run);
     }
     for (const { peers, meetings } of SPREAD) {
-      printConcurrent(
-        'latency (rate limit lifted)',
-        peers,
-        meetings,
-        await concurrentJoin(lifted, clients, peers, meetings),
+      const run = await profiled(`${peers}-peers-${meetings}-meetings`, () =>
+        concurrentJoin(lifted, clients, peers, meetings),
       );
+      printConcurrent('latency (rate limit lifted)', peers, meetings, run);
     }
-    await lifted.host.close();
+    await lifted.close();
 
     // 2. the contract's limit (10 msg/s per user, burst 50) as shipped
     if (process.env.BENCH_LIMITED !== '0') await rateLimitAsShipped(dynamo.endpoint, clients);
@@ -333,7 +346,7 @@ async function rateLimitAsShipped(dynamoEndpoint: string, clients: Clients): Pro
         `full join p50 ${percentile(run.fullMeshMs, 50).toFixed(0)} ms, p99 ${percentile(run.fullMeshMs, 99).toFixed(0)} ms`,
     );
   }
-  await limited.host.close();
+  await limited.close();
 }
 
 main().catch((error) => {

@@ -2,6 +2,7 @@
 // real mediasoup worker.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultTransportSettings } from '../../media-host/media-settings.js';
 import { ErrorCode } from '../../shared/errors.js';
 import { CloseCode, MAX_FRAME_BYTES, MAX_JSON_DEPTH, responseDataSchemas } from '../../shared/protocol/signalling.js';
 import type { TestClient } from './support/client.js';
@@ -238,6 +239,21 @@ describe('happy paths', () => {
       });
       expect(produced.type).toBe('rtc:produced');
     }
+  });
+
+  it('caps the incoming bitrate of send transports (maxIncomingBitrate)', async () => {
+    const meetingId = randomUUID();
+    const { client } = await harness.join({ userId: `u-${randomUUID()}`, meetingId });
+    const send = await client.ok('rtc:createTransport', { meetingId, direction: 'send' });
+    // a later request on the same transport is handled after the cap (the worker keeps order)
+    await client.ok('rtc:connectTransport', {
+      meetingId,
+      transportId: send.transportId,
+      dtlsParameters: clientDtlsParameters,
+    });
+    const transport = harness.host.rooms.get(meetingId)?.transports.get(send.transportId as string);
+    const [stats] = (await transport?.getStats()) ?? [];
+    expect(stats?.maxIncomingBitrate).toBe(defaultTransportSettings.maxIncomingBitrate);
   });
 });
 
