@@ -653,21 +653,39 @@ function clientParameterError(error: unknown, what: string): unknown {
 
 /**
  * The part of a client's capabilities mediasoup can match against this
- * producer: codecs with one of its mime types, header extensions with one of
- * its uri+id pairs. mediasoup clones and validates the capabilities on every
- * canConsume/consume; trimming them first gives the same answer for a
- * fraction of the work (the full set is ~4.5 KB).
+ * producer: codecs with one of its media mime types, the RTX codecs bound
+ * (apt) to those, and header extensions with one of its uri+id pairs.
+ * mediasoup clones and validates the capabilities on every consume; trimming
+ * them first gives the same answer for a fraction of the work (the full set
+ * is ~4.5 KB).
  */
 function relevantCapabilities(producer: types.Producer, capabilities: types.RtpCapabilities): types.RtpCapabilities {
   const consumable = producer.consumableRtpParameters;
   const mimeTypes = new Set(consumable.codecs.map((codec) => codec.mimeType.toLowerCase()));
   const extensions = new Set((consumable.headerExtensions ?? []).map((ext) => `${ext.id} ${ext.uri}`));
+  const media = (capabilities.codecs ?? []).filter(
+    (codec) => mimeTypes.has(codec.mimeType.toLowerCase()) && !isRtx(codec),
+  );
+  // without payload types to bind to, every RTX codec stays (mediasoup sorts it out)
+  const payloadTypes = media.every((codec) => codec.preferredPayloadType !== undefined)
+    ? new Set(media.map((codec) => codec.preferredPayloadType))
+    : undefined;
+  const rtx = (capabilities.codecs ?? []).filter(
+    (codec) =>
+      isRtx(codec) &&
+      mimeTypes.has(codec.mimeType.toLowerCase()) &&
+      (payloadTypes === undefined || payloadTypes.has(Number(codec.parameters?.apt))),
+  );
   return {
-    codecs: (capabilities.codecs ?? []).filter((codec) => mimeTypes.has(codec.mimeType.toLowerCase())),
+    codecs: [...media, ...rtx],
     headerExtensions: (capabilities.headerExtensions ?? []).filter((ext) =>
       extensions.has(`${ext.preferredId} ${ext.uri}`),
     ),
   };
+}
+
+function isRtx(codec: { mimeType: string }): boolean {
+  return /\/rtx$/i.test(codec.mimeType);
 }
 
 /** Simulcast/SVC consumers start on the producer's highest spatial and temporal layer. */

@@ -32,7 +32,15 @@ export const appDataSchema = z.record(z.string(), json).refine((value) => jsonBy
 });
 export type AppData = z.infer<typeof appDataSchema>;
 
-const codecParameters = z.record(z.string(), z.union([z.string(), z.number()]));
+/** Codec parameters: a flat map of names to strings or numbers (one check, not a union per value). */
+const codecParameters = z.custom<Record<string, string | number>>(
+  (value) =>
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    Object.values(value).every((entry) => typeof entry === 'string' || typeof entry === 'number'),
+  { message: 'parameters must map names to strings or numbers' },
+);
 const rtcpFeedback = z.object({ type: z.string(), parameter: z.string().optional() });
 
 const rtpCodecCapability = z.looseObject({

@@ -14,6 +14,7 @@ import {
   MAX_APP_DATA_BYTES,
   MAX_JSON_DEPTH,
   parseJsonSafely,
+  rtpCapabilitiesSchema,
 } from '../../shared/protocol/signalling.js';
 import { createTestTables, type TestTables } from '../support/dynamo.js';
 import { tableItems } from './support/items.js';
@@ -99,6 +100,23 @@ describe('parseJsonSafely', () => {
     // an escaped backslash before a quote ends the string: what follows is structure again
     expect(() => parseJsonSafely(String.raw`{"s":"\\","t":${nested(MAX_JSON_DEPTH)}}`)).toThrow(JsonTooDeepError);
     expect(parseJsonSafely(String.raw`{"s":"\\\"${'['.repeat(40)}"}`)).toEqual({ s: `\\"${'['.repeat(40)}` });
+  });
+});
+
+describe('rtpCapabilitiesSchema', () => {
+  const withParameters = (parameters: unknown) => ({
+    codecs: [{ kind: 'video', mimeType: 'video/H264', clockRate: 90000, parameters }],
+  });
+
+  it('takes codec parameters only as a flat map of strings and numbers', () => {
+    expect(
+      rtpCapabilitiesSchema.safeParse(withParameters({ 'packetization-mode': 1, 'profile-level-id': '42e01f' }))
+        .success,
+    ).toBe(true);
+    expect(rtpCapabilitiesSchema.safeParse(withParameters(undefined)).success).toBe(true);
+    for (const bad of [null, [], 'x', { apt: [96] }, { nested: { a: 1 } }, { flag: true }]) {
+      expect(rtpCapabilitiesSchema.safeParse(withParameters(bad)).success, JSON.stringify(bad)).toBe(false);
+    }
   });
 });
 
