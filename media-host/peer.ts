@@ -23,11 +23,23 @@ export type PeerCloseReason =
 
 export type TransportDirection = 'send' | 'recv';
 
+/** A message for several peers, serialised once. */
+export interface Broadcast {
+  readonly message: ServerMessage;
+  readonly encoded: string;
+}
+
+export function broadcastOf(message: ServerMessage): Broadcast {
+  return { message, encoded: JSON.stringify(message) };
+}
+
 /** Where a peer's messages go: today one WebSocket connection. */
 export interface PeerConnectionSink {
   readonly socketId: string;
-  /** `encoded`: the message's JSON when the caller already has it (a broadcast serialises once) */
-  send(message: ServerMessage, encoded?: string): void;
+  /** a message for this peer alone (goes out at once, after any broadcasts still queued) */
+  send(message: ServerMessage): void;
+  /** may be batched with other broadcasts to this peer until the end of the event-loop turn */
+  sendBroadcast(broadcast: Broadcast): void;
 }
 
 export interface PeerEvents extends Record<string, unknown[]> {
@@ -84,8 +96,12 @@ export class Peer extends TypedEmitter<PeerEvents> {
     if (this.#sink === sink) this.#sink = undefined;
   }
 
-  send(message: ServerMessage, encoded?: string): void {
-    if (!this.closed) this.#sink?.send(message, encoded);
+  send(message: ServerMessage): void {
+    if (!this.closed) this.#sink?.send(message);
+  }
+
+  sendBroadcast(broadcast: Broadcast): void {
+    if (!this.closed) this.#sink?.sendBroadcast(broadcast);
   }
 
   transportDirection(transportId: string): TransportDirection | undefined {

@@ -6,7 +6,7 @@ import type { Logger } from '../shared/logger.js';
 import type { PeerSummary, ServerMessage } from '../shared/protocol/signalling.js';
 import { TypedEmitter } from './events.js';
 import type { TransportSettings } from './media-settings.js';
-import { message, type Peer, type PeerCloseReason, type TransportDirection } from './peer.js';
+import { broadcastOf, message, type Peer, type PeerCloseReason, type TransportDirection } from './peer.js';
 import type { WorkerHandle } from './workers.js';
 
 export type RoomCloseReason = 'empty' | 'meeting-ended' | 'meeting-moved' | 'worker-died' | 'host-shutdown';
@@ -89,9 +89,9 @@ export class Room extends TypedEmitter<RoomEvents> {
   }
 
   broadcast(msg: ServerMessage, exceptPeerId?: string): void {
-    const encoded = JSON.stringify(msg);
+    const broadcast = broadcastOf(msg);
     for (const peer of this.peers.values()) {
-      if (peer.peerId !== exceptPeerId) peer.send(msg, encoded);
+      if (peer.peerId !== exceptPeerId) peer.sendBroadcast(broadcast);
     }
   }
 

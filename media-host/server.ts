@@ -226,6 +226,7 @@ export async function createMediaHost(deps: MediaHostDeps): Promise<MediaHost> {
         ws,
         { socketId: randomUUID(), userId: claims.sub, nickname: claims.nickname, meetingId: claims.meetingId },
         context,
+        socket,
       );
       keepAlive(ws);
       log.info('connection admitted', { socketId: session.socketId, meetingId: claims.meetingId, userId: claims.sub });

@@ -31,11 +31,17 @@ import type { ConnectionRegistry } from './connections.js';
 import type { LeaveRecorder } from './leave-recorder.js';
 import { peerLimits } from './media-settings.js';
 import type { MediaHostMetrics } from './metrics.js';
-import { message, Peer, type PeerCloseReason, type PeerConnectionSink } from './peer.js';
+import { type Broadcast, message, Peer, type PeerCloseReason, type PeerConnectionSink } from './peer.js';
 import type { UserRateLimiter } from './rate-limit.js';
 import { type Room, RoomClosedError } from './room.js';
 import { MEETING_MOVED_MESSAGE, MeetingMovedError, type RoomManager } from './rooms.js';
 import type { WorkerPool } from './workers.js';
+
+/** The TCP socket under the WebSocket: corked while a batch of frames is written. */
+export interface Wire {
+  cork(): void;
+  uncork(): void;
+}
 
 /** Who a connection is, from its verified media-join token. */
 export interface SessionIdentity {
@@ -107,9 +113,12 @@ export class SignallingSession implements PeerConnectionSink {
   #everJoined = false;
   #joining = false;
   #joinTimer: NodeJS.Timeout | undefined;
+  readonly #wire: Wire | undefined;
+  #queuedBroadcasts: string[] = [];
 
-  constructor(ws: WebSocket, identity: SessionIdentity, ctx: SignallingContext) {
+  constructor(ws: WebSocket, identity: SessionIdentity, ctx: SignallingContext, wire?: Wire) {
     this.#ws = ws;
+    this.#wire = wire;
     this.#ctx = ctx;
     this.socketId = identity.socketId;
     this.userId = identity.userId;
@@ -132,12 +141,38 @@ export class SignallingSession implements PeerConnectionSink {
     return this.#peer;
   }
 
-  send(msg: ServerMessage, encoded?: string): void {
-    if (this.#ws.readyState === WebSocket.OPEN) this.#ws.send(encoded ?? JSON.stringify(msg));
+  send(msg: ServerMessage): void {
+    if (this.#ws.readyState !== WebSocket.OPEN) return;
+    this.#flushBroadcasts();
+    this.#ws.send(JSON.stringify(msg));
   }
+
+  /**
+   * Broadcasts wait until the end of this event-loop turn (or the next direct
+   * message, which keeps the order) and then leave in one socket write: a
+   * burst of joins and producers costs each socket one syscall per turn, not
+   * one per message.
+   */
+  sendBroadcast(broadcast: Broadcast): void {
+    if (this.#ws.readyState !== WebSocket.OPEN) return;
+    if (this.#queuedBroadcasts.length === 0) setImmediate(this.#flushBroadcasts);
+    this.#queuedBroadcasts.push(broadcast.encoded);
+  }
+
+  readonly #flushBroadcasts = (): void => {
+    if (this.#queuedBroadcasts.length === 0) return;
+    const frames = this.#queuedBroadcasts;
+    this.#queuedBroadcasts = [];
+    if (this.#ws.readyState !== WebSocket.OPEN) return;
+    this.#wire?.cork();
+    for (const frame of frames) this.#ws.send(frame);
+    this.#wire?.uncork();
+  };
 
   /** Closes the socket; the peer (if any) is closed at once, not after the close handshake. */
   close(code: number, reason: string): void {
+    // e.g. rtc:meetingEnded goes out before the close frame
+    this.#flushBroadcasts();
     this.#teardown(!notLeavingCloseCodes.has(code));
     if (this.#ws.readyState === WebSocket.OPEN || this.#ws.readyState === WebSocket.CONNECTING) {
       this.#ws.close(code, reason);
