@@ -37,9 +37,9 @@ export interface RoomManagerOptions {
   hasLiveConnections: (meetingId: string) => boolean;
 }
 
-/** The meeting is placed on another host: a room here would split it. */
 export const MEETING_MOVED_MESSAGE = 'meeting is served by another host; request a new media session';
 
+/** The meeting is placed on another host: a room here would split it. */
 export class MeetingMovedError extends Error {
   override name = 'MeetingMovedError';
   constructor(readonly meetingId: string) {
@@ -141,12 +141,7 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
    * placement is released right away. Returns how many peers were told.
    */
   endMeeting(meetingId: string, notice: EndMeetingNotice): number {
-    this.#ended.delete(meetingId);
-    this.#ended.set(meetingId, { notice, atMs: this.#options.clock.now() });
-    if (this.#ended.size > ENDED_MEMORY_MAX) {
-      const oldest = this.#ended.keys().next().value;
-      if (oldest !== undefined) this.#ended.delete(oldest);
-    }
+    this.#rememberEnded(meetingId, notice);
     const room = this.rooms.get(meetingId);
     const peersNotified = room?.peers.size ?? 0;
     if (room) {
@@ -247,16 +242,36 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
     const { meetingId } = room;
     if (outcome === 'reclaimed') this.#logger.info('meeting placement reclaimed', { meetingId });
     if (outcome === 'moved') {
-      this.#moved.set(meetingId, this.#options.clock.now());
+      this.#rememberMoved(meetingId);
       this.#logger.info('room closed: meeting is placed on another host', { meetingId });
       room.close('meeting-moved');
     } else if (outcome === 'ended') {
-      this.#ended.set(meetingId, { atMs: this.#options.clock.now() });
+      this.#rememberEnded(meetingId);
       this.#logger.info('room closed: meeting already ended', { meetingId });
       const ended = new AppError(ErrorCode.MeetingEnded);
       room.broadcast({ type: 'rtc:error', error: ended.message, code: ended.code });
       room.close('meeting-ended');
     }
+  }
+
+  #rememberEnded(meetingId: string, notice?: EndMeetingNotice): void {
+    this.#ended.delete(meetingId);
+    this.#ended.set(meetingId, { ...(notice ? { notice } : {}), atMs: this.#options.clock.now() });
+    if (this.#ended.size > ENDED_MEMORY_MAX) {
+      const oldest = this.#ended.keys().next().value;
+      if (oldest !== undefined) this.#ended.delete(oldest);
+    }
+  }
+
+  #rememberMoved(meetingId: string): void {
+    const now = this.#options.clock.now();
+    // insertion order is time order: expired entries sit at the front
+    for (const [id, movedAt] of this.#moved) {
+      if (now - movedAt <= MOVED_MEMORY_MS) break;
+      this.#moved.delete(id);
+    }
+    this.#moved.delete(meetingId);
+    this.#moved.set(meetingId, now);
   }
 
   #movedRecently(meetingId: string): boolean {

@@ -14,6 +14,8 @@ const DYNAMODB_LOCAL_VERSION = '2.9.30';
 export interface DynamoDbLocal {
   endpoint: string;
   port: number;
+  /** the Java process (benchmarks lower its priority: in AWS it is not on the host's CPUs) */
+  pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -108,6 +110,7 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   return {
     endpoint: `http://127.0.0.1:${port}`,
     port,
+    pid: child.pid,
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();
