@@ -21,7 +21,9 @@ export interface RoomManagerEvents extends Record<string, unknown[]> {
 }
 
 /** What claiming a meeting's placement for this host found (see HostRegistryStore.claimMeeting). */
-export type PlacementClaim = 'held' | 'reclaimed' | 'moved' | 'ended' | 'unknown';
+export type PlacementClaim =
+  | { outcome: 'held' | 'reclaimed' | 'moved' | 'unknown' }
+  | { outcome: 'ended'; notice: EndMeetingNotice };
 
 export interface RoomManagerOptions {
   pool: WorkerPool;
@@ -31,7 +33,7 @@ export interface RoomManagerOptions {
   releaseGraceMs: number;
   /** gives the meeting's placement back (DynamoDB); failures are logged, not thrown */
   releaseMeeting: (meetingId: string) => Promise<void>;
-  /** points the meeting's placement at this host before a room is created (DynamoDB) */
+  /** points the meeting's placement at this host while its room is created (DynamoDB) */
   claimMeeting: (meetingId: string) => Promise<PlacementClaim>;
   /** whether a signalling connection that can still join (open, not left) exists for the meeting */
   hasLiveConnections: (meetingId: string) => boolean;
@@ -58,13 +60,18 @@ export interface HostCounts {
 /** Ended meetings are remembered this long, and at most this many. */
 const ENDED_MEMORY_MS = 24 * 3600_000;
 const ENDED_MEMORY_MAX = 50_000;
-/** A meeting found on another host is refused this long before its placement is asked again. */
-const MOVED_MEMORY_MS = 60_000;
+/**
+ * A meeting found on another host is refused this long before its placement
+ * is asked again: long enough that a burst of joiners does not each create a
+ * router, short enough that a meeting placed back here is soon served again.
+ */
+const MOVED_MEMORY_MS = 5_000;
 
 export class RoomManager extends TypedEmitter<RoomManagerEvents> {
   readonly rooms = new Map<string, Room>();
   readonly #pending = new Map<string, Promise<Room>>();
-  readonly #ended = new Map<string, { notice?: EndMeetingNotice; atMs: number }>();
+  /** ended meetings -> when this host learned it */
+  readonly #ended = new Map<string, number>();
   /** meetings whose placement names another host -> when that was found */
   readonly #moved = new Map<string, number>();
   /** the placement claim in flight per meeting, so a release never overtakes it */
@@ -91,9 +98,9 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
   }
 
   isEnded(meetingId: string): boolean {
-    const ended = this.#ended.get(meetingId);
-    if (!ended) return false;
-    if (this.#options.clock.now() - ended.atMs > ENDED_MEMORY_MS) {
+    const endedAt = this.#ended.get(meetingId);
+    if (endedAt === undefined) return false;
+    if (this.#options.clock.now() - endedAt > ENDED_MEMORY_MS) {
       this.#ended.delete(meetingId);
       return false;
     }
@@ -107,9 +114,9 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
   async getOrCreate(meetingId: string): Promise<Room> {
     if (this.isEnded(meetingId)) throw new AppError(ErrorCode.MeetingEnded);
     if (this.#shuttingDown) throw new AppError(ErrorCode.Internal, 'This media host is shutting down');
-    if (this.#movedRecently(meetingId)) throw new MeetingMovedError(meetingId);
     const existing = this.rooms.get(meetingId);
     if (existing && !existing.closed) return existing;
+    if (this.#movedRecently(meetingId)) throw new MeetingMovedError(meetingId);
     const pending = this.#pending.get(meetingId);
     if (pending) return pending;
     const creation = this.#create(meetingId).finally(() => this.#pending.delete(meetingId));
@@ -141,7 +148,7 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
    * placement is released right away. Returns how many peers were told.
    */
   endMeeting(meetingId: string, notice: EndMeetingNotice): number {
-    this.#rememberEnded(meetingId, notice);
+    this.#rememberEnded(meetingId);
     const room = this.rooms.get(meetingId);
     const peersNotified = room?.peers.size ?? 0;
     if (room) {
@@ -197,12 +204,21 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
       transportSettings: this.#options.transportSettings,
       logger: this.#logger.child('room'),
     });
-    if (this.isEnded(meetingId) || this.#shuttingDown || router.closed || this.#movedRecently(meetingId)) {
-      room.close(router.closed ? 'worker-died' : 'meeting-ended');
-      if (this.#movedRecently(meetingId)) throw new MeetingMovedError(meetingId);
-      throw this.isEnded(meetingId)
-        ? new AppError(ErrorCode.MeetingEnded)
-        : new AppError(ErrorCode.Internal, 'The room could not be created');
+    // What changed while the router was created (an end, a moved claim, worker death, shutdown)
+    const refusal: RoomCloseReason | undefined = router.closed
+      ? 'worker-died'
+      : this.#shuttingDown
+        ? 'host-shutdown'
+        : this.isEnded(meetingId)
+          ? 'meeting-ended'
+          : this.#movedRecently(meetingId)
+            ? 'meeting-moved'
+            : undefined;
+    if (refusal) {
+      room.close(refusal);
+      if (refusal === 'meeting-moved') throw new MeetingMovedError(meetingId);
+      if (refusal === 'meeting-ended') throw new AppError(ErrorCode.MeetingEnded);
+      throw new AppError(ErrorCode.Internal, 'The room could not be created');
     }
     this.rooms.set(meetingId, room);
     const timer = this.#releaseTimers.get(meetingId);
@@ -220,16 +236,17 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
   /**
    * Points the meeting's placement at this host while the room already
    * serves. Almost always it does already (the control plane sent the client
-   * here); if the meeting moved to another host or ended meanwhile, the room
-   * closes and its peers are told (4005 / 40901). DynamoDB trouble must not
-   * stop media: the room then keeps running unclaimed.
+   * here); if the meeting moved to another host meanwhile, the room closes
+   * (50001, then 4005), and if it ended, it ends here as if the control plane
+   * had said so. DynamoDB trouble must not stop media: the room then keeps
+   * running unclaimed.
    */
   #claim(room: Room): void {
     const { meetingId } = room;
     const claim: Promise<void> = this.#options
       .claimMeeting(meetingId)
       .then(
-        (outcome) => this.#onClaim(room, outcome),
+        (result) => this.#onClaim(room, result),
         (error: unknown) => this.#logger.warn('meeting placement claim failed', { meetingId, error }),
       )
       .finally(() => {
@@ -238,25 +255,36 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
     this.#claimByMeeting.set(meetingId, claim);
   }
 
-  #onClaim(room: Room, outcome: PlacementClaim): void {
+  #onClaim(room: Room, claim: PlacementClaim): void {
     const { meetingId } = room;
-    if (outcome === 'reclaimed') this.#logger.info('meeting placement reclaimed', { meetingId });
-    if (outcome === 'moved') {
-      this.#rememberMoved(meetingId);
-      this.#logger.info('room closed: meeting is placed on another host', { meetingId });
-      room.close('meeting-moved');
-    } else if (outcome === 'ended') {
-      this.#rememberEnded(meetingId);
-      this.#logger.info('room closed: meeting already ended', { meetingId });
-      const ended = new AppError(ErrorCode.MeetingEnded);
-      room.broadcast({ type: 'rtc:error', error: ended.message, code: ended.code });
-      room.close('meeting-ended');
+    // a newer room for the meeting exists: its own claim decides
+    const current = this.rooms.get(meetingId);
+    if (current !== undefined && current !== room) return;
+    switch (claim.outcome) {
+      case 'reclaimed':
+        this.#logger.info('meeting placement reclaimed', { meetingId });
+        this.#moved.delete(meetingId);
+        return;
+      case 'held':
+        this.#moved.delete(meetingId);
+        return;
+      case 'moved':
+        this.#rememberMoved(meetingId);
+        this.#logger.info('room closed: meeting is placed on another host', { meetingId });
+        room.close('meeting-moved');
+        return;
+      case 'ended':
+        this.#logger.info('meeting found ended by its placement claim', { meetingId });
+        this.endMeeting(meetingId, claim.notice);
+        return;
+      case 'unknown':
+        return;
     }
   }
 
-  #rememberEnded(meetingId: string, notice?: EndMeetingNotice): void {
+  #rememberEnded(meetingId: string): void {
     this.#ended.delete(meetingId);
-    this.#ended.set(meetingId, { ...(notice ? { notice } : {}), atMs: this.#options.clock.now() });
+    this.#ended.set(meetingId, this.#options.clock.now());
     if (this.#ended.size > ENDED_MEMORY_MAX) {
       const oldest = this.#ended.keys().next().value;
       if (oldest !== undefined) this.#ended.delete(oldest);
@@ -285,7 +313,8 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
   #onRoomClose(room: Room, reason: RoomCloseReason): void {
     if (this.rooms.get(room.meetingId) === room) this.rooms.delete(room.meetingId);
     this.emit('roomclosed', room, reason);
-    // another host holds the placement: nothing of it is ours to release
+    // another host holds the placement: keep no release timer for it (a later
+    // release, e.g. when the last socket goes, is conditional on this host anyway)
     if (reason === 'meeting-moved') return;
     if (reason === 'meeting-ended' || reason === 'host-shutdown') {
       this.#release(room.meetingId);

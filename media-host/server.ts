@@ -31,6 +31,7 @@ import { defaultRateLimitSettings, type RateLimitSettings, UserRateLimiter } fro
 import { HostHeartbeat, type HostRegistryWriter } from './registry.js';
 import { type PlacementClaim, RoomManager } from './rooms.js';
 import { type SignallingContext, SignallingSession } from './signalling.js';
+import type { MeetingClaim } from './store/host-registry-store.js';
 import { type TokenUse, UsedTokens } from './used-tokens.js';
 import { WorkerPool } from './workers.js';
 
@@ -39,7 +40,7 @@ export type MediaHostSettings = Omit<MediaHostConfig, 'controlPublicKeyPem' | 'a
 export interface MediaHostStoresDeps {
   hosts: HostRegistryWriter & {
     releaseMeeting(meetingId: string, hostId: string): Promise<boolean>;
-    claimMeeting(meetingId: string, hostId: string, assignedAt: string): Promise<{ outcome: PlacementClaim }>;
+    claimMeeting(meetingId: string, hostId: string, assignedAt: string): Promise<MeetingClaim>;
   };
   participants: LeftAtWriter;
 }
@@ -105,13 +106,13 @@ export async function createMediaHost(deps: MediaHostDeps): Promise<MediaHost> {
       const released = await deps.stores.hosts.releaseMeeting(meetingId, settings.hostId);
       log.info('meeting placement release', { meetingId, released });
     },
-    claimMeeting: async (meetingId) => {
-      const claim = await deps.stores.hosts.claimMeeting(
-        meetingId,
-        settings.hostId,
-        new Date(clock.now()).toISOString(),
-      );
-      return claim.outcome;
+    claimMeeting: async (meetingId): Promise<PlacementClaim> => {
+      const now = new Date(clock.now()).toISOString();
+      const claim = await deps.stores.hosts.claimMeeting(meetingId, settings.hostId, now);
+      if (claim.outcome === 'ended') {
+        return { outcome: 'ended', notice: { endedBy: claim.endedBy ?? 'unknown', endedAt: claim.endedAt ?? now } };
+      }
+      return { outcome: claim.outcome };
     },
     hasLiveConnections: (meetingId) => connections.hasLiveInMeeting(meetingId),
   });
@@ -200,8 +201,15 @@ export async function createMediaHost(deps: MediaHostDeps): Promise<MediaHost> {
 
   const usedTokens = new UsedTokens({ clock });
   /** Single use: the jti is kept until the token can no longer verify (exp + tolerance). */
-  const useToken = (claims: { jti: string; exp: number; iat?: number | undefined }): AppError | undefined =>
-    tokenUseRefusal(usedTokens.use(claims, claims.exp + CLOCK_TOLERANCE_SECONDS));
+  const useToken = (
+    kind: 'media-join' | 'service',
+    claims: { jti: string; exp: number; iat?: number | undefined; meetingId?: string | undefined },
+  ): AppError | undefined => {
+    const use = usedTokens.use(claims, claims.exp + CLOCK_TOLERANCE_SECONDS);
+    if (use === 'fresh') return undefined;
+    log.info('token refused', { kind, reason: use, meetingId: claims.meetingId });
+    return tokenUseErrors[use]();
+  };
 
   const admit = async (request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
     const url = new URL(request.url ?? '/', 'http://host.invalid');
@@ -217,7 +225,7 @@ export async function createMediaHost(deps: MediaHostDeps): Promise<MediaHost> {
       log.info('join token refused', { reason: toAppError(error).message });
       return rejectUpgrade(socket, 401, toAppError(error).message);
     }
-    const refused = useToken(claims);
+    const refused = useToken('media-join', claims);
     if (refused) return rejectUpgrade(socket, refused.httpStatus, refused.message, refused.code);
     if (closing) return rejectUpgrade(socket, 503, 'Media host shutting down');
     if (socket.destroyed) return;
@@ -262,11 +270,12 @@ export async function createMediaHost(deps: MediaHostDeps): Promise<MediaHost> {
     if (claims.meetingId !== undefined && claims.meetingId !== meetingId) {
       throw new AppError(ErrorCode.Forbidden, 'Service token is for another meeting');
     }
+    // used before the body is read, so a slow body cannot stretch the token's life
+    const refused = useToken('service', claims);
+    if (refused) throw refused;
     const body = await readJsonBody(request);
     const notice = endMeetingNoticeSchema.safeParse(body);
     if (!notice.success) throw new AppError(ErrorCode.BadRequest, 'Body must be {endedBy, endedAt}');
-    const refused = useToken(claims);
-    if (refused) throw refused;
     const peersNotified = rooms.endMeeting(meetingId, notice.data);
     // Connections that have not joined yet hear it too.
     for (const session of connections.forMeeting(meetingId)) {
@@ -411,12 +420,9 @@ const tokenUseErrors: Record<Exclude<TokenUse, 'fresh'>, () => AppError> = {
   replayed: () => new AppError(ErrorCode.Forbidden, 'Token already used'),
   'issued-before-start': () =>
     new AppError(ErrorCode.Unauthorized, 'Token predates this media host process; request a new media session'),
+  expired: () => new AppError(ErrorCode.Unauthorized, 'Token has expired'),
   full: () => new AppError(ErrorCode.NoMediaHost, 'Too many recent tokens; try again shortly'),
 };
-
-function tokenUseRefusal(use: TokenUse): AppError | undefined {
-  return use === 'fresh' ? undefined : tokenUseErrors[use]();
-}
 
 const upgradeErrorCode: Record<number, ErrorCode> = {
   401: ErrorCode.Unauthorized,

@@ -2,11 +2,12 @@
 // audience and lives at most a minute, so no other process can accept it:
 // its jti is remembered here, in memory, until the token could no longer
 // verify. Tokens issued before this process started are refused, so a restart
-// does not reopen the replay window (a restart takes far longer than the
-// clock skew between the control plane and the host).
+// does not reopen the replay window. That holds while the control plane's
+// clock is no more than the restart time (seconds: systemd's delay plus the
+// workers' start) ahead of the host's; both sync to Amazon Time Sync.
 import type { Clock } from '../shared/clock.js';
 
-export type TokenUse = 'fresh' | 'replayed' | 'issued-before-start' | 'full';
+export type TokenUse = 'fresh' | 'replayed' | 'issued-before-start' | 'expired' | 'full';
 
 export interface UsedTokensOptions {
   clock: Clock;
@@ -33,9 +34,14 @@ export class UsedTokens {
     return this.#forgetAt.size;
   }
 
-  /** Records a verified token's jti; anything but 'fresh' means refuse it. */
+  /**
+   * Records a verified token's jti; anything but 'fresh' means refuse it.
+   * `forgetAtSeconds`: when the token stops verifying. A token past it is
+   * refused here too, since its first use may already have been forgotten.
+   */
   use(claims: { jti: string; iat?: number | undefined }, forgetAtSeconds: number): TokenUse {
     if (claims.iat === undefined || claims.iat < this.#startedAtSeconds) return 'issued-before-start';
+    if (forgetAtSeconds <= this.#clock.now() / 1000) return 'expired';
     this.#sweep();
     if (this.#forgetAt.has(claims.jti)) return 'replayed';
     if (this.#forgetAt.size >= this.#maxEntries) return 'full';

@@ -27,12 +27,14 @@ export interface HostRegistration {
 
 /**
  * What a placement claim found: `held` (already ours), `reclaimed` (was
- * unplaced, now ours), `moved` (another host serves it), `ended`, or
- * `unknown` (no meeting item: nothing to claim).
+ * unplaced, now ours), `moved` (another host serves it), `ended` (with who
+ * ended it and when, as REQ-002 recorded), or `unknown` (no meeting item:
+ * nothing to claim).
  */
 export type MeetingClaim =
-  | { outcome: 'held' | 'reclaimed' | 'ended' | 'unknown' }
-  | { outcome: 'moved'; mediaHostId: string };
+  | { outcome: 'held' | 'reclaimed' | 'unknown' }
+  | { outcome: 'moved'; mediaHostId: string }
+  | { outcome: 'ended'; endedBy: string | undefined; endedAt: string | undefined };
 
 /** Conditional-check races (control plane writing at the same moment) retried this often. */
 const CLAIM_ATTEMPTS = 3;
@@ -176,8 +178,8 @@ export class HostRegistryStore {
   }
 
   /**
-   * Makes sure the meeting's placement points at this host before a room is
-   * created here: takes it back if it was released (then `assigned + 1` on
+   * Makes sure the meeting's placement points at this host, whose room is
+   * being created: takes it back if it was released (then `assigned + 1` on
    * the host item), keeps it if already ours, and never takes it from another
    * host or from an ended meeting.
    */
@@ -207,7 +209,9 @@ export class HostRegistryStore {
         if (!isConditionalCheckFailed(error)) throw error;
         const meeting = await this.#meeting(meetingId);
         if (!meeting) return { outcome: 'unknown' };
-        if (meeting.status !== 'ACTIVE') return { outcome: 'ended' };
+        if (meeting.status !== 'ACTIVE') {
+          return { outcome: 'ended', endedBy: meeting.endedBy, endedAt: meeting.endedAt };
+        }
         if (meeting.mediaHostId && meeting.mediaHostId !== hostId) {
           return { outcome: 'moved', mediaHostId: meeting.mediaHostId };
         }

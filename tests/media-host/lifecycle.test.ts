@@ -294,12 +294,49 @@ describe('placement release', () => {
     expect(harness.host.rooms.get(meetingId)).toBeUndefined();
   });
 
-  it('closes a room whose meeting the control plane already ended: 40901, then 4002, and refuses later joins', async () => {
+  it('lets a late claim result for a room that already closed not touch the newer room', async () => {
+    const meetingId = randomUUID();
+    await items.putMeeting(meetingId, { mediaHostId: harness.hostId, assignedAt: new Date().toISOString() });
+    const hosts = harness.stores.hosts;
+    const realClaim = hosts.claimMeeting.bind(hosts);
+    const answers: ((claim: Awaited<ReturnType<typeof realClaim>>) => void)[] = [];
+    hosts.claimMeeting = () => new Promise((resolve) => answers.push(resolve));
+    try {
+      // room 1: joined and left while its claim is still out
+      const first = await harness.join({ userId: 'first-room', meetingId });
+      await first.client.ok('rtc:leave', { meetingId });
+      await until(async () => harness.host.rooms.get(meetingId) === undefined, 'room 1 closed');
+      // room 2 is created and serves; then room 1's claim comes back "moved"
+      const second = await harness.join({ userId: 'second-room', meetingId });
+      expect(answers).toHaveLength(2);
+      answers[0]?.({ outcome: 'moved', mediaHostId: 'another-host' });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const room = harness.host.rooms.get(meetingId);
+      expect(room?.closed).toBe(false);
+      // a newcomer still joins room 2: room 2's own claim decides
+      const third = await harness.join({ userId: 'third', meetingId });
+      expect(third.peers).toHaveLength(1);
+      answers[1]?.({ outcome: 'held' });
+      await harness.host.rooms.settled();
+      expect(harness.host.rooms.get(meetingId)).toBe(room);
+      second.client.close();
+      third.client.close();
+    } finally {
+      hosts.claimMeeting = realClaim;
+    }
+  });
+
+  it('ends a room whose meeting the control plane already ended (rtc:meetingEnded, 4002) and refuses later joins', async () => {
     const ended = randomUUID();
-    await items.putMeeting(ended, { status: 'ENDED' });
+    const endedAt = '2026-01-02T03:04:05.000Z';
+    await items.putMeeting(ended, { status: 'ENDED', endedBy: 'owner-x', endedAt });
     const late = await harness.connect({ userId: 'too-late', meetingId: ended });
     void late.request('rtc:join', { meetingId: ended });
-    expect(await late.waitFor((m) => m.type === 'rtc:error' && m.code === ErrorCode.MeetingEnded)).toBeDefined();
+    // the join may be answered first (it does not wait for the claim) or refused with 40901
+    const notice = await late.waitFor((m) => m.type === 'rtc:meetingEnded' || m.code === ErrorCode.MeetingEnded);
+    if (notice.type === 'rtc:meetingEnded') {
+      expect(notice.data).toEqual({ meetingId: ended, endedBy: 'owner-x', endedAt });
+    }
     expect((await late.closed).code).toBe(CloseCode.MeetingEnded);
     expect(harness.host.rooms.get(ended)).toBeUndefined();
     await harness.host.rooms.settled();

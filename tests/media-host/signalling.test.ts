@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultTransportSettings } from '../../media-host/media-settings.js';
+import { message } from '../../media-host/peer.js';
 import { ErrorCode } from '../../shared/errors.js';
 import { CloseCode, MAX_FRAME_BYTES, MAX_JSON_DEPTH, responseDataSchemas } from '../../shared/protocol/signalling.js';
 import type { TestClient } from './support/client.js';
@@ -239,6 +240,24 @@ describe('happy paths', () => {
       });
       expect(produced.type).toBe('rtc:produced');
     }
+  });
+
+  it('delivers a batched broadcast before a later direct message, and one broadcast to each other peer', async () => {
+    const meetingId = randomUUID();
+    const alice = await harness.join({ userId: 'order-alice', meetingId });
+    const bob = await harness.join({ userId: 'order-bob', meetingId });
+    const room = harness.host.rooms.get(meetingId);
+    const bobPeer = room?.peers.get(bob.peerId);
+    // same tick: the broadcast waits for the end of the turn, the direct message must not overtake it
+    room?.broadcast(message('rtc:producerPaused', { producerId: 'p-1', peerId: alice.peerId }), alice.peerId);
+    bobPeer?.send(message('rtc:consumerClosed', { consumerId: 'c-1', producerId: 'p-1' }));
+    await bob.client.waitFor('rtc:consumerClosed');
+    const types = bob.client.received.map((m) => m.type);
+    expect(types.indexOf('rtc:producerPaused')).toBeGreaterThan(-1);
+    expect(types.indexOf('rtc:producerPaused')).toBeLessThan(types.indexOf('rtc:consumerClosed'));
+    // the sender is left out
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(alice.client.ofType('rtc:producerPaused')).toHaveLength(0);
   });
 
   it('caps the incoming bitrate of send transports (maxIncomingBitrate)', async () => {

@@ -195,6 +195,18 @@ describe('used tokens (single use)', () => {
     expect(used.use({ jti: randomUUID(), iat: startSeconds }, startSeconds + 60)).toBe('fresh');
   });
 
+  it('refuses a token whose entry would already be forgotten (checked just before exp, used just after)', () => {
+    let nowMs = startMs;
+    const used = new UsedTokens({ clock: { now: () => nowMs } });
+    const token = { jti: randomUUID(), iat: startSeconds + 1 };
+    nowMs = startMs + 19_900;
+    expect(used.use(token, startSeconds + 20)).toBe('fresh');
+    nowMs = startMs + 20_000;
+    expect(used.use(token, startSeconds + 20)).toBe('expired');
+    nowMs = startMs + 25_000;
+    expect(used.use(token, startSeconds + 20)).toBe('expired');
+  });
+
   it('fails closed when full of unexpired tokens', () => {
     const used = new UsedTokens({ clock: { now: () => startMs }, maxEntries: 2 });
     expect(used.use({ jti: 'a', iat: startSeconds }, startSeconds + 60)).toBe('fresh');
