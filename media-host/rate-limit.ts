@@ -1,19 +1,23 @@
 // Signalling rate limit: a token bucket per userId, shared by all of that
 // user's connections on this host (the contract: 10 messages/s per user).
 //
-// Burst sizing: a peer joining a meeting of 10 sends about 44 messages in its
-// first second: join, getRouterRtpCapabilities, 2 x createTransport,
-// 2 x connectTransport, 2 x produce (audio + video), then consume + resume
-// for the 9 others' 18 producers (36). A burst of 50 (plus the 10 refilled
-// during that second) lets that through untouched, while a flood is cut to
-// 10/s after the first 50 messages.
+// Burst sizing: a peer joining a meeting of N sends 8 messages of its own
+// (join, getRouterRtpCapabilities, 2 x createTransport, 2 x connectTransport,
+// 2 x produce) and then consume + resume for each producer the host announces
+// to it, 4(N - 1) for audio + video peers: 44 for a meeting of 10, 204 for 50.
+// The burst of 50 covers the first part; every announced producer credits the
+// two requests that answer it (up to maxCredit held at once), so a join of
+// any size goes through untouched while a flood is cut to 10/s after 50.
 import type { Clock } from '../shared/clock.js';
+import { peerLimits } from './media-settings.js';
 
 export interface RateLimitSettings {
   /** steady refill, messages per second */
   ratePerSecond: number;
   /** bucket size: messages allowed back to back */
   burst: number;
+  /** most credited tokens (see credit) a bucket holds beyond its burst */
+  maxCredit: number;
   /** more drops than this within abuseWindowMs is abuse (socket closed with 1008) */
   abuseDrops: number;
   abuseWindowMs: number;
@@ -22,6 +26,8 @@ export interface RateLimitSettings {
 export const defaultRateLimitSettings: RateLimitSettings = {
   ratePerSecond: 10,
   burst: 50,
+  // consume + resume for as many producers as a peer may consume
+  maxCredit: 2 * peerLimits.maxConsumers,
   abuseDrops: 100,
   abuseWindowMs: 10_000,
 };
@@ -69,15 +75,30 @@ export class UserRateLimiter {
     return bucket.drops.length > this.#settings.abuseDrops ? 'abuse' : 'drop';
   }
 
-  /** Forgets users whose bucket is full again and who have no recent drops. */
+  /** Adds tokens for requests the host invited (answers to announced producers), beyond the burst. */
+  credit(userId: string, tokens: number): void {
+    if (tokens <= 0) return;
+    const now = this.#clock.now();
+    let bucket = this.#buckets.get(userId);
+    if (!bucket) {
+      bucket = { tokens: this.#settings.burst, updatedMs: now, drops: [] };
+      this.#buckets.set(userId, bucket);
+    }
+    this.#refill(bucket, now);
+    bucket.tokens = Math.min(this.#settings.burst + this.#settings.maxCredit, bucket.tokens + tokens);
+  }
+
+  /** Forgets users idle for a sweep period whose bucket is full again and who have no recent drops. */
   sweep(): void {
     const now = this.#clock.now();
     this.#lastSweepMs = now;
     for (const [userId, bucket] of this.#buckets) {
+      // a joiner holding fresh credit is not idle, however full its bucket
+      const idle = now - bucket.updatedMs >= SWEEP_EVERY_MS;
       this.#refill(bucket, now);
       const lastDrop = bucket.drops.at(-1);
       const recentDrop = lastDrop !== undefined && lastDrop >= now - this.#settings.abuseWindowMs;
-      if (bucket.tokens >= this.#settings.burst && !recentDrop) this.#buckets.delete(userId);
+      if (idle && bucket.tokens >= this.#settings.burst && !recentDrop) this.#buckets.delete(userId);
     }
   }
 
@@ -85,9 +106,11 @@ export class UserRateLimiter {
     return this.#buckets.size;
   }
 
+  /** Refills up to the burst; credit above it is kept, not cut. */
   #refill(bucket: Bucket, now: number): void {
     const elapsed = Math.max(0, now - bucket.updatedMs);
-    bucket.tokens = Math.min(this.#settings.burst, bucket.tokens + (elapsed * this.#settings.ratePerSecond) / 1000);
     bucket.updatedMs = now;
+    if (bucket.tokens >= this.#settings.burst) return;
+    bucket.tokens = Math.min(this.#settings.burst, bucket.tokens + (elapsed * this.#settings.ratePerSecond) / 1000);
   }
 }

@@ -10,6 +10,7 @@ import { parseScalabilityMode, type types } from 'mediasoup';
 import { type RawData, WebSocket } from 'ws';
 import { AppError, ErrorCode, toAppError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { announcedProducers, REQUESTS_PER_ANNOUNCED_PRODUCER } from '../shared/protocol/rate-limit.js';
 import {
   CloseCode,
   type ErrorReply,
@@ -144,6 +145,7 @@ export class SignallingSession implements PeerConnectionSink {
   send(msg: ServerMessage): void {
     if (this.#ws.readyState !== WebSocket.OPEN) return;
     this.#flushBroadcasts();
+    this.#creditAnnounced(msg);
     this.#ws.send(JSON.stringify(msg));
   }
 
@@ -155,8 +157,15 @@ export class SignallingSession implements PeerConnectionSink {
    */
   sendBroadcast(broadcast: Broadcast): void {
     if (this.#ws.readyState !== WebSocket.OPEN) return;
+    this.#creditAnnounced(broadcast.message);
     if (this.#queuedBroadcasts.length === 0) setImmediate(this.#flushBroadcasts);
     this.#queuedBroadcasts.push(broadcast.encoded);
+  }
+
+  /** Producers announced to this user come with the rate-limit tokens to consume and resume them. */
+  #creditAnnounced(msg: ServerMessage): void {
+    const producers = announcedProducers(msg);
+    if (producers > 0) this.#ctx.rateLimiter.credit(this.userId, producers * REQUESTS_PER_ANNOUNCED_PRODUCER);
   }
 
   readonly #flushBroadcasts = (): void => {

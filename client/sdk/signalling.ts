@@ -1,7 +1,9 @@
 // WebSocket signalling client: request/reply matched by requestId, with
 // timeouts and a client-side token bucket kept just under the media host's
-// limit (burst 50, 10 msg/s per user) so a big join never trips 42901.
+// limit (burst 50, 10 msg/s per user, plus the same credit per announced
+// producer) so a big join never trips 42901.
 import { ErrorCode } from '../../shared/errors.js';
+import { announcedProducers, REQUESTS_PER_ANNOUNCED_PRODUCER } from '../../shared/protocol/rate-limit.js';
 import type {
   BroadcastMessage,
   BroadcastType,
@@ -71,6 +73,7 @@ class TokenBucket {
   constructor(
     readonly capacity: number,
     readonly perSecond: number,
+    readonly maxCredit: number,
   ) {
     this.#tokens = capacity;
   }
@@ -87,6 +90,19 @@ class TokenBucket {
     });
   }
 
+  /** Adds tokens beyond the capacity (the host's credit for announced producers), up to `maxCredit`. */
+  credit(tokens: number): void {
+    this.#refill();
+    this.#tokens = Math.min(this.capacity + this.maxCredit, this.#tokens + tokens);
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    while (this.#waiters.length > 0 && this.#tokens >= 1) {
+      this.#tokens -= 1;
+      this.#waiters.shift()?.();
+    }
+    if (this.#waiters.length > 0) this.#schedule();
+  }
+
   /** Lets every waiter through; callers re-check whether the socket is still open. */
   releaseAll(): void {
     if (this.#timer) clearTimeout(this.#timer);
@@ -94,9 +110,12 @@ class TokenBucket {
     for (const waiter of this.#waiters.splice(0)) waiter();
   }
 
+  /** Refills up to the capacity; credit above it is kept. */
   #refill(): void {
     const now = performance.now();
-    this.#tokens = Math.min(this.capacity, this.#tokens + ((now - this.#last) / 1000) * this.perSecond);
+    if (this.#tokens < this.capacity) {
+      this.#tokens = Math.min(this.capacity, this.#tokens + ((now - this.#last) / 1000) * this.perSecond);
+    }
     this.#last = now;
   }
 
@@ -128,7 +147,8 @@ export class SignallingClient extends TypedEmitter<SignallingEvents> {
     super();
     this.#socket = socket;
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
-    this.#bucket = new TokenBucket(options.burst ?? 45, options.perSecond ?? 9);
+    // credit is capped below the host's (consume + resume for 400 consumers)
+    this.#bucket = new TokenBucket(options.burst ?? 45, options.perSecond ?? 9, 700);
     socket.addEventListener('message', (event) => this.#onMessage(event));
     socket.addEventListener('close', (event) => this.#onClose(event.code, event.reason, false));
   }
@@ -252,6 +272,9 @@ export class SignallingClient extends TypedEmitter<SignallingEvents> {
       return;
     }
     this.emit('frame', frame);
+    // counted before the reply resolves, so the consumes it leads to find the tokens
+    const announced = announcedProducers(frame);
+    if (announced > 0) this.#bucket.credit(announced * REQUESTS_PER_ANNOUNCED_PRODUCER);
 
     const pending = frame.requestId === undefined ? undefined : this.#pending.get(frame.requestId);
     if (pending && frame.requestId !== undefined) {

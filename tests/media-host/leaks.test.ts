@@ -17,7 +17,7 @@ let harness: Harness;
 beforeAll(async () => {
   // the resident peer sends one consume per cycle: far above 10/s, and not what this test is about
   harness = await startHarness({
-    rateLimit: { ratePerSecond: 10_000, burst: 10_000, abuseDrops: 100, abuseWindowMs: 10_000 },
+    rateLimit: { ratePerSecond: 10_000, burst: 10_000, maxCredit: 0, abuseDrops: 100, abuseWindowMs: 10_000 },
   });
 });
 

@@ -34,6 +34,23 @@ describe('UserRateLimiter', () => {
     expect(limiter.take('u')).toBe('allow');
   });
 
+  it('credits announced producers beyond the burst, keeps the credit on refill, and caps it', () => {
+    const clock = new ManualClock(0);
+    const limiter = new UserRateLimiter({ ...defaultRateLimitSettings, maxCredit: 100 }, clock);
+    const take = (n: number) => Array.from({ length: n }, () => limiter.take('u'));
+    expect(take(50).every((d) => d === 'allow')).toBe(true);
+    limiter.credit('u', 60);
+    // refill only tops up to the burst: while credit holds the bucket above it, none is added
+    clock.advance(1000);
+    expect(take(60).every((d) => d === 'allow')).toBe(true);
+    expect(limiter.take('u')).toBe('drop');
+    // a full bucket keeps credit above the burst; the surplus is capped at maxCredit
+    clock.advance(10_000);
+    limiter.credit('u', 1_000);
+    expect(take(150).every((d) => d === 'allow')).toBe(true);
+    expect(limiter.take('u')).toBe('drop');
+  });
+
   it('forgets idle users once their bucket is full again', () => {
     const clock = new ManualClock(0);
     const limiter = new UserRateLimiter(defaultRateLimitSettings, clock);
@@ -149,5 +166,47 @@ describe('through the host (clock stopped)', () => {
     );
     expect(replies).toHaveLength(44);
     expect(replies.filter((r) => r.type === 'rtc:error')).toEqual([]);
+  });
+
+  it('never limits a peer joining a meeting of 30 either (124 messages): announced producers bring their tokens', async () => {
+    const meetingId = randomUUID();
+    const caps = harness.host.pool.routerRtpCapabilities as unknown as Capabilities;
+    const members: TestClient[] = [];
+    for (let i = 0; i < 29; i++) {
+      const { client } = await harness.join({ userId: `big-member-${i}`, meetingId });
+      const send = await client.ok('rtc:createTransport', { meetingId, direction: 'send' });
+      for (const [kind, rtpParameters] of [
+        ['audio', opusRtpParameters(caps)],
+        ['video', vp8SimulcastRtpParameters(caps)],
+      ] as const) {
+        await client.ok('rtc:produce', { meetingId, transportId: send.transportId, kind, rtpParameters });
+      }
+      members.push(client);
+    }
+    const newcomer = await harness.connect({ userId: 'big-newcomer', meetingId });
+    const replies: ReceivedMessage[] = [];
+    const call = async (type: string, data: Record<string, unknown>) => {
+      const reply = await newcomer.request(type, { meetingId, ...data });
+      replies.push(reply);
+      return reply.data ?? {};
+    };
+    const joined = await call('rtc:join', {});
+    const { rtpCapabilities } = await call('rtc:getRouterRtpCapabilities', {});
+    const recv = await call('rtc:createTransport', { direction: 'recv' });
+    await call('rtc:connectTransport', { transportId: recv.transportId, dtlsParameters: clientDtlsParameters });
+    const producers = (joined.peers as { producers: { id: string }[] }[]).flatMap((peer) => peer.producers);
+    expect(producers).toHaveLength(58);
+    await Promise.all(
+      producers.map(async (producer) => {
+        const consumed = await call('rtc:consume', { producerId: producer.id, rtpCapabilities });
+        await call('rtc:resumeConsumer', { consumerId: consumed.consumerId });
+      }),
+    );
+    expect(replies).toHaveLength(4 + 116);
+    expect(replies.filter((r) => r.type === 'rtc:error')).toEqual([]);
+    // the credit covers answers only: with the clock stopped, a flood after the join is cut at once
+    const extra = await flood(newcomer, meetingId, 60, 'x');
+    expect(extra.filter((r) => r.type === 'rtc:error').length).toBeGreaterThan(0);
+    for (const member of members) member.close();
   });
 });

@@ -8,6 +8,7 @@ import { retryOnThrottling } from '../../media-host/store/dynamo-client.js';
 import { createMediaHostStores, type MediaHostStores } from '../../media-host/store/index.js';
 import { UsedTokens } from '../../media-host/used-tokens.js';
 import { silentLogger } from '../../shared/logger.js';
+import { announcedProducers } from '../../shared/protocol/rate-limit.js';
 import {
   appDataSchema,
   JsonTooDeepError,
@@ -100,6 +101,17 @@ describe('parseJsonSafely', () => {
     // an escaped backslash before a quote ends the string: what follows is structure again
     expect(() => parseJsonSafely(String.raw`{"s":"\\","t":${nested(MAX_JSON_DEPTH)}}`)).toThrow(JsonTooDeepError);
     expect(parseJsonSafely(String.raw`{"s":"\\\"${'['.repeat(40)}"}`)).toEqual({ s: `\\"${'['.repeat(40)}` });
+  });
+});
+
+describe('announcedProducers (rate-limit credit)', () => {
+  it('counts the producers rtc:joined lists and one per rtc:newProducer, nothing else', () => {
+    const peers = [{ producers: [{ id: 'a' }, { id: 'b' }] }, { producers: [] }, { producers: [{ id: 'c' }] }];
+    expect(announcedProducers({ type: 'rtc:joined', data: { peerId: 'p', peers } })).toBe(3);
+    expect(announcedProducers({ type: 'rtc:newProducer', data: {} })).toBe(1);
+    expect(announcedProducers({ type: 'rtc:peerJoined', data: {} })).toBe(0);
+    expect(announcedProducers({ type: 'rtc:joined', data: { peers: 'not a list' } })).toBe(0);
+    expect(announcedProducers({ type: 'rtc:joined' })).toBe(0);
   });
 });
 
