@@ -6,8 +6,9 @@
 // 2 x produce) and then consume + resume for each producer the host announces
 // to it, 4(N - 1) for audio + video peers: 44 for a meeting of 10, 204 for 50.
 // The burst of 50 covers the first part; every announced producer credits the
-// two requests that answer it (up to maxCredit held at once), so a join of
-// any size goes through untouched while a flood is cut to 10/s after 50.
+// two requests that answer it (up to maxCredit held at once). Credit is kept
+// apart from the tokens and pays for those answers only, so a join of any size
+// goes through untouched while anything else is still cut to 10/s after 50.
 import type { Clock } from '../shared/clock.js';
 import { peerLimits } from './media-settings.js';
 
@@ -16,7 +17,7 @@ export interface RateLimitSettings {
   ratePerSecond: number;
   /** bucket size: messages allowed back to back */
   burst: number;
-  /** most credited tokens (see credit) a bucket holds beyond its burst */
+  /** most credit (see credit) a user holds at once */
   maxCredit: number;
   /** more drops than this within abuseWindowMs is abuse (socket closed with 1008) */
   abuseDrops: number;
@@ -36,6 +37,8 @@ export type RateDecision = 'allow' | 'drop' | 'abuse';
 
 interface Bucket {
   tokens: number;
+  /** pays for answers to announced producers only */
+  credit: number;
   updatedMs: number;
   /** times of recent drops, oldest first */
   drops: number[];
@@ -55,16 +58,19 @@ export class UserRateLimiter {
     this.#lastSweepMs = clock.now();
   }
 
-  /** Takes one token for a message of this user. */
-  take(userId: string): RateDecision {
+  /**
+   * Takes one token for a message of this user. An answer to an announced
+   * producer (`answer`) is paid from credit first, as the SDK does, so both
+   * sides agree on what is left.
+   */
+  take(userId: string, answer = false): RateDecision {
     const now = this.#clock.now();
     if (now - this.#lastSweepMs > SWEEP_EVERY_MS) this.sweep();
-    let bucket = this.#buckets.get(userId);
-    if (!bucket) {
-      bucket = { tokens: this.#settings.burst, updatedMs: now, drops: [] };
-      this.#buckets.set(userId, bucket);
+    const bucket = this.#bucket(userId, now);
+    if (answer && bucket.credit >= 1) {
+      bucket.credit -= 1;
+      return 'allow';
     }
-    this.#refill(bucket, now);
     if (bucket.tokens >= 1) {
       bucket.tokens -= 1;
       return 'allow';
@@ -75,17 +81,13 @@ export class UserRateLimiter {
     return bucket.drops.length > this.#settings.abuseDrops ? 'abuse' : 'drop';
   }
 
-  /** Adds tokens for requests the host invited (answers to announced producers), beyond the burst. */
-  credit(userId: string, tokens: number): void {
-    if (tokens <= 0) return;
+  /** Credits requests the host invited (answers to announced producers). */
+  credit(userId: string, requests: number): void {
+    if (requests <= 0) return;
     const now = this.#clock.now();
-    let bucket = this.#buckets.get(userId);
-    if (!bucket) {
-      bucket = { tokens: this.#settings.burst, updatedMs: now, drops: [] };
-      this.#buckets.set(userId, bucket);
-    }
-    this.#refill(bucket, now);
-    bucket.tokens = Math.min(this.#settings.burst + this.#settings.maxCredit, bucket.tokens + tokens);
+    const bucket = this.#bucket(userId, now);
+    bucket.credit = Math.min(this.#settings.maxCredit, bucket.credit + requests);
+    bucket.updatedMs = now;
   }
 
   /** Forgets users idle for a sweep period whose bucket is full again and who have no recent drops. */
@@ -93,7 +95,7 @@ export class UserRateLimiter {
     const now = this.#clock.now();
     this.#lastSweepMs = now;
     for (const [userId, bucket] of this.#buckets) {
-      // a joiner holding fresh credit is not idle, however full its bucket
+      // a joiner holding fresh credit is not idle, however full its bucket (idle credit goes too)
       const idle = now - bucket.updatedMs >= SWEEP_EVERY_MS;
       this.#refill(bucket, now);
       const lastDrop = bucket.drops.at(-1);
@@ -106,11 +108,20 @@ export class UserRateLimiter {
     return this.#buckets.size;
   }
 
-  /** Refills up to the burst; credit above it is kept, not cut. */
+  /** The user's bucket, refilled to now (created full). */
+  #bucket(userId: string, now: number): Bucket {
+    let bucket = this.#buckets.get(userId);
+    if (!bucket) {
+      bucket = { tokens: this.#settings.burst, credit: 0, updatedMs: now, drops: [] };
+      this.#buckets.set(userId, bucket);
+    }
+    this.#refill(bucket, now);
+    return bucket;
+  }
+
   #refill(bucket: Bucket, now: number): void {
     const elapsed = Math.max(0, now - bucket.updatedMs);
-    bucket.updatedMs = now;
-    if (bucket.tokens >= this.#settings.burst) return;
     bucket.tokens = Math.min(this.#settings.burst, bucket.tokens + (elapsed * this.#settings.ratePerSecond) / 1000);
+    bucket.updatedMs = now;
   }
 }

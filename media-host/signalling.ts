@@ -1,6 +1,6 @@
-// One signalling connection: frames are size-checked, rate-limited, parsed
-// safely (depth-limited) and validated against the shared schemas before any
-// logic runs; valid requests are handled one at a time, in order, and every
+// One signalling connection: frames are size-checked, parsed safely
+// (depth-limited), rate-limited (answers to announced producers may use
+// credit) and validated against the shared schemas before any logic runs; valid requests are handled one at a time, in order, and every
 // request gets exactly one reply (success or rtc:error). No frame can throw
 // out of the socket's listener. The connection's media state lives in a Peer
 // that this session is attached to as its sink; a connection that has not
@@ -10,7 +10,7 @@ import { parseScalabilityMode, type types } from 'mediasoup';
 import { type RawData, WebSocket } from 'ws';
 import { AppError, ErrorCode, toAppError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
-import { announcedProducers, REQUESTS_PER_ANNOUNCED_PRODUCER } from '../shared/protocol/rate-limit.js';
+import { announcedProducers, isAnswerRequest, REQUESTS_PER_ANNOUNCED_PRODUCER } from '../shared/protocol/rate-limit.js';
 import {
   CloseCode,
   type ErrorReply,
@@ -208,31 +208,35 @@ export class SignallingSession implements PeerConnectionSink {
       this.close(CloseCode.MessageTooBig, 'Frame too large');
       return;
     }
-    const decision = this.#ctx.rateLimiter.take(this.userId);
+    // Parsed once, before the rate limit: answers to announced producers are
+    // paid from credit, and even a refusal names its request.
+    let raw: unknown;
+    let unparsable: string | undefined;
+    if (isBinary) {
+      unparsable = 'Frames must be JSON text';
+    } else {
+      try {
+        raw = parseJsonSafely(buffer.toString('utf8'));
+      } catch (error) {
+        unparsable = error instanceof JsonTooDeepError ? error.message : 'Malformed JSON';
+      }
+    }
+    const head = headOf(raw);
+    const decision = this.#ctx.rateLimiter.take(this.userId, isAnswerRequest(head.requestType));
     if (decision !== 'allow') {
       this.#ctx.metrics.rateLimitDrop();
       this.#replyError(
-        headOf(tryParse(buffer, isBinary)),
+        head,
         new AppError(ErrorCode.RateLimited, 'Too many signalling messages (at most 10 per second); request dropped'),
       );
       if (decision === 'abuse') this.close(CloseCode.PolicyViolation, 'Signalling rate limit exceeded');
       return;
     }
-    if (isBinary) {
+    if (unparsable !== undefined) {
       this.#ctx.metrics.message('invalid');
-      this.#replyError({}, new AppError(ErrorCode.BadRequest, 'Frames must be JSON text'));
+      this.#replyError({}, new AppError(ErrorCode.BadRequest, unparsable));
       return;
     }
-    let raw: unknown;
-    try {
-      raw = parseJsonSafely(buffer.toString('utf8'));
-    } catch (error) {
-      this.#ctx.metrics.message('invalid');
-      const problem = error instanceof JsonTooDeepError ? error.message : 'Malformed JSON';
-      this.#replyError({}, new AppError(ErrorCode.BadRequest, problem));
-      return;
-    }
-    const head = headOf(raw);
     let validation: Validation;
     try {
       validation = validate(raw, head);
@@ -663,15 +667,6 @@ function headOf(raw: unknown): RequestHead {
   }
   if (typeof record.type === 'string') head.requestType = record.type.slice(0, 64);
   return head;
-}
-
-function tryParse(buffer: Buffer, isBinary: boolean): unknown {
-  if (isBinary) return undefined;
-  try {
-    return parseJsonSafely(buffer.toString('utf8'));
-  } catch {
-    return undefined;
-  }
 }
 
 function toBuffer(data: RawData): Buffer {

@@ -3,7 +3,11 @@
 // limit (burst 50, 10 msg/s per user, plus the same credit per announced
 // producer) so a big join never trips 42901.
 import { ErrorCode } from '../../shared/errors.js';
-import { announcedProducers, REQUESTS_PER_ANNOUNCED_PRODUCER } from '../../shared/protocol/rate-limit.js';
+import {
+  announcedProducers,
+  isAnswerRequest,
+  REQUESTS_PER_ANNOUNCED_PRODUCER,
+} from '../../shared/protocol/rate-limit.js';
 import type {
   BroadcastMessage,
   BroadcastType,
@@ -15,6 +19,7 @@ import type {
 } from '../../shared/protocol/signalling.js';
 import { TypedEmitter } from './emitter.js';
 import { CallError, ClientErrorCode } from './errors.js';
+import { TokenBucket } from './token-bucket.js';
 
 /** Any parsed frame from the server, as handed to observers. */
 export interface InboundFrame {
@@ -62,77 +67,8 @@ interface PendingRequest {
 }
 
 const RATE_LIMIT_RETRIES = 3;
-
-/** FIFO token bucket: take() resolves when a token is free. */
-class TokenBucket {
-  #tokens: number;
-  #last = performance.now();
-  readonly #waiters: Array<() => void> = [];
-  #timer: ReturnType<typeof setTimeout> | undefined;
-
-  constructor(
-    readonly capacity: number,
-    readonly perSecond: number,
-    readonly maxCredit: number,
-  ) {
-    this.#tokens = capacity;
-  }
-
-  take(): Promise<void> {
-    this.#refill();
-    if (this.#waiters.length === 0 && this.#tokens >= 1) {
-      this.#tokens -= 1;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      this.#waiters.push(resolve);
-      this.#schedule();
-    });
-  }
-
-  /** Adds tokens beyond the capacity (the host's credit for announced producers), up to `maxCredit`. */
-  credit(tokens: number): void {
-    this.#refill();
-    this.#tokens = Math.min(this.capacity + this.maxCredit, this.#tokens + tokens);
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    while (this.#waiters.length > 0 && this.#tokens >= 1) {
-      this.#tokens -= 1;
-      this.#waiters.shift()?.();
-    }
-    if (this.#waiters.length > 0) this.#schedule();
-  }
-
-  /** Lets every waiter through; callers re-check whether the socket is still open. */
-  releaseAll(): void {
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    for (const waiter of this.#waiters.splice(0)) waiter();
-  }
-
-  /** Refills up to the capacity; credit above it is kept. */
-  #refill(): void {
-    const now = performance.now();
-    if (this.#tokens < this.capacity) {
-      this.#tokens = Math.min(this.capacity, this.#tokens + ((now - this.#last) / 1000) * this.perSecond);
-    }
-    this.#last = now;
-  }
-
-  #schedule(): void {
-    if (this.#timer) return;
-    const wait = Math.max(0, ((1 - this.#tokens) / this.perSecond) * 1000);
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#refill();
-      while (this.#waiters.length > 0 && this.#tokens >= 1) {
-        this.#tokens -= 1;
-        this.#waiters.shift()?.();
-      }
-      if (this.#waiters.length > 0) this.#schedule();
-    }, wait);
-  }
-}
+/** credit held at once: below the host's (consume + resume for 400 consumers) */
+const MAX_CREDIT = 700;
 
 export class SignallingClient extends TypedEmitter<SignallingEvents> {
   readonly #socket: WebSocket;
@@ -147,8 +83,7 @@ export class SignallingClient extends TypedEmitter<SignallingEvents> {
     super();
     this.#socket = socket;
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
-    // credit is capped below the host's (consume + resume for 400 consumers)
-    this.#bucket = new TokenBucket(options.burst ?? 45, options.perSecond ?? 9, 700);
+    this.#bucket = new TokenBucket(options.burst ?? 45, options.perSecond ?? 9, MAX_CREDIT);
     socket.addEventListener('message', (event) => this.#onMessage(event));
     socket.addEventListener('close', (event) => this.#onClose(event.code, event.reason, false));
   }
@@ -215,7 +150,7 @@ export class SignallingClient extends TypedEmitter<SignallingEvents> {
 
   async #requestOnce(type: RequestType, data: unknown, timeoutMs: number): Promise<unknown> {
     if (this.#closed) throw new CallError(ClientErrorCode.SignallingClosed, 'Signalling connection is closed');
-    await this.#bucket.take();
+    await this.#bucket.take(isAnswerRequest(type));
     if (this.#closed) throw new CallError(ClientErrorCode.SignallingClosed, 'Signalling connection is closed');
     const requestId = `${this.#idPrefix}-${this.#nextId++}`;
     return new Promise((resolve, reject) => {
@@ -274,7 +209,7 @@ export class SignallingClient extends TypedEmitter<SignallingEvents> {
     this.emit('frame', frame);
     // counted before the reply resolves, so the consumes it leads to find the tokens
     const announced = announcedProducers(frame);
-    if (announced > 0) this.#bucket.credit(announced * REQUESTS_PER_ANNOUNCED_PRODUCER);
+    if (announced > 0) this.#bucket.addCredit(announced * REQUESTS_PER_ANNOUNCED_PRODUCER);
 
     const pending = frame.requestId === undefined ? undefined : this.#pending.get(frame.requestId);
     if (pending && frame.requestId !== undefined) {

@@ -8,6 +8,7 @@ import { ErrorCode } from '../../shared/errors.js';
 import { CloseCode } from '../../shared/protocol/signalling.js';
 import type { ReceivedMessage, TestClient } from './support/client.js';
 import { type Harness, ManualClock, startHarness } from './support/harness.js';
+import { until } from './support/items.js';
 import {
   type Capabilities,
   clientDtlsParameters,
@@ -34,21 +35,39 @@ describe('UserRateLimiter', () => {
     expect(limiter.take('u')).toBe('allow');
   });
 
-  it('credits announced producers beyond the burst, keeps the credit on refill, and caps it', () => {
+  it('pays answers to announced producers from credit first, never anything else, and caps the credit', () => {
     const clock = new ManualClock(0);
     const limiter = new UserRateLimiter({ ...defaultRateLimitSettings, maxCredit: 100 }, clock);
-    const take = (n: number) => Array.from({ length: n }, () => limiter.take('u'));
+    const take = (n: number, answer = false) => Array.from({ length: n }, () => limiter.take('u', answer));
+    limiter.credit('u', 30);
+    // answers use the credit and leave the burst alone
+    expect(take(30, true).every((d) => d === 'allow')).toBe(true);
     expect(take(50).every((d) => d === 'allow')).toBe(true);
-    limiter.credit('u', 60);
-    // refill only tops up to the burst: while credit holds the bucket above it, none is added
-    clock.advance(1000);
-    expect(take(60).every((d) => d === 'allow')).toBe(true);
     expect(limiter.take('u')).toBe('drop');
-    // a full bucket keeps credit above the burst; the surplus is capped at maxCredit
-    clock.advance(10_000);
+    // with tokens gone, credit still pays answers but not other requests
+    limiter.credit('u', 10);
+    expect(limiter.take('u')).toBe('drop');
+    expect(take(10, true).every((d) => d === 'allow')).toBe(true);
+    expect(limiter.take('u', true)).toBe('drop');
+    // capped at maxCredit
     limiter.credit('u', 1_000);
-    expect(take(150).every((d) => d === 'allow')).toBe(true);
-    expect(limiter.take('u')).toBe('drop');
+    expect(take(100, true).every((d) => d === 'allow')).toBe(true);
+    expect(limiter.take('u', true)).toBe('drop');
+  });
+
+  it('keeps a bucket that holds fresh credit through a sweep, and forgets it once idle', () => {
+    const clock = new ManualClock(0);
+    const limiter = new UserRateLimiter(defaultRateLimitSettings, clock);
+    limiter.take('u');
+    clock.advance(59_000);
+    limiter.credit('u', 20);
+    clock.advance(2_000);
+    limiter.take('other'); // sweeps: 'u' was active 2 s ago
+    expect(limiter.trackedUsers).toBe(2);
+    expect(limiter.take('u', true)).toBe('allow');
+    clock.advance(61_000);
+    limiter.take('other');
+    expect(limiter.trackedUsers).toBe(1);
   });
 
   it('forgets idle users once their bucket is full again', () => {
@@ -204,9 +223,51 @@ describe('through the host (clock stopped)', () => {
     );
     expect(replies).toHaveLength(4 + 116);
     expect(replies.filter((r) => r.type === 'rtc:error')).toEqual([]);
-    // the credit covers answers only: with the clock stopped, a flood after the join is cut at once
-    const extra = await flood(newcomer, meetingId, 60, 'x');
-    expect(extra.filter((r) => r.type === 'rtc:error').length).toBeGreaterThan(0);
+    // the answers were paid from credit: the burst is untouched but for the 4 own requests
+    const extra = await flood(newcomer, meetingId, 50, 'x');
+    expect(extra.filter((r) => r.type === 'rtc:error')).toHaveLength(4);
+    for (const member of members) member.close();
+  });
+
+  it('credits rtc:newProducer too: a peer already in the room consumes 29 newcomers without 42901', async () => {
+    const meetingId = randomUUID();
+    const caps = harness.host.pool.routerRtpCapabilities as unknown as Capabilities;
+    const { client: resident } = await harness.join({ userId: 'resident', meetingId });
+    const { rtpCapabilities } = await resident.ok('rtc:getRouterRtpCapabilities', { meetingId });
+    const recv = await resident.ok('rtc:createTransport', { meetingId, direction: 'recv' });
+    await resident.ok('rtc:connectTransport', {
+      meetingId,
+      transportId: recv.transportId,
+      dtlsParameters: clientDtlsParameters,
+    });
+    const members: TestClient[] = [];
+    for (let i = 0; i < 29; i++) {
+      const { client } = await harness.join({ userId: `arriving-${i}`, meetingId });
+      const send = await client.ok('rtc:createTransport', { meetingId, direction: 'send' });
+      for (const [kind, rtpParameters] of [
+        ['audio', opusRtpParameters(caps)],
+        ['video', vp8SimulcastRtpParameters(caps)],
+      ] as const) {
+        await client.ok('rtc:produce', { meetingId, transportId: send.transportId, kind, rtpParameters });
+      }
+      members.push(client);
+    }
+    await until(async () => resident.ofType('rtc:newProducer').length === 58, 'announcements');
+    const answers = await Promise.all(
+      resident.ofType('rtc:newProducer').map(async (announcement) => {
+        const consumed = await resident.request('rtc:consume', {
+          meetingId,
+          producerId: announcement.data?.producerId,
+          rtpCapabilities,
+        });
+        const resumed = await resident.request('rtc:resumeConsumer', {
+          meetingId,
+          consumerId: consumed.data?.consumerId,
+        });
+        return [consumed, resumed];
+      }),
+    );
+    expect(answers.flat().filter((r) => r.type === 'rtc:error')).toEqual([]);
     for (const member of members) member.close();
   });
 });
