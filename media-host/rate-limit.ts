@@ -87,7 +87,6 @@ export class UserRateLimiter {
     const now = this.#clock.now();
     const bucket = this.#bucket(userId, now);
     bucket.credit = Math.min(this.#settings.maxCredit, bucket.credit + requests);
-    bucket.updatedMs = now;
   }
 
   /** Forgets users idle for a sweep period whose bucket is full again and who have no recent drops. */

@@ -57,9 +57,10 @@ export interface HostCounts {
   consumers: number;
 }
 
-/** Ended meetings are remembered this long, and at most this many. */
+/** Ended meetings are remembered this long. */
 const ENDED_MEMORY_MS = 24 * 3600_000;
-const ENDED_MEMORY_MAX = 50_000;
+/** At most this many ended (or moved) meetings are remembered. */
+const MEMORY_MAX = 50_000;
 /**
  * A meeting found on another host is refused this long before its placement
  * is asked again: long enough that a burst of joiners does not each create a
@@ -71,9 +72,9 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
   readonly rooms = new Map<string, Room>();
   readonly #pending = new Map<string, Promise<Room>>();
   /** ended meetings -> when this host learned it */
-  readonly #ended = new Map<string, number>();
+  readonly #ended: RecentMeetings;
   /** meetings whose placement names another host -> when that was found */
-  readonly #moved = new Map<string, number>();
+  readonly #moved: RecentMeetings;
   /** the placement claim in flight per meeting, so a release never overtakes it */
   readonly #claimByMeeting = new Map<string, Promise<void>>();
   readonly #releaseTimers = new Map<string, NodeJS.Timeout>();
@@ -88,6 +89,8 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
     super(options.logger);
     this.#options = options;
     this.#logger = options.logger;
+    this.#ended = new RecentMeetings(ENDED_MEMORY_MS, options.clock);
+    this.#moved = new RecentMeetings(MOVED_MEMORY_MS, options.clock);
     options.pool.on('workerdied', ({ meetingIds }) => {
       for (const meetingId of meetingIds) this.rooms.get(meetingId)?.close('worker-died');
     });
@@ -98,13 +101,7 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
   }
 
   isEnded(meetingId: string): boolean {
-    const endedAt = this.#ended.get(meetingId);
-    if (endedAt === undefined) return false;
-    if (this.#options.clock.now() - endedAt > ENDED_MEMORY_MS) {
-      this.#ended.delete(meetingId);
-      return false;
-    }
-    return true;
+    return this.#ended.has(meetingId);
   }
 
   /**
@@ -116,7 +113,7 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
     if (this.#shuttingDown) throw new AppError(ErrorCode.Internal, 'This media host is shutting down');
     const existing = this.rooms.get(meetingId);
     if (existing && !existing.closed) return existing;
-    if (this.#movedRecently(meetingId)) throw new MeetingMovedError(meetingId);
+    if (this.#moved.has(meetingId)) throw new MeetingMovedError(meetingId);
     const pending = this.#pending.get(meetingId);
     if (pending) return pending;
     const creation = this.#create(meetingId).finally(() => this.#pending.delete(meetingId));
@@ -148,7 +145,7 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
    * placement is released right away. Returns how many peers were told.
    */
   endMeeting(meetingId: string, notice: EndMeetingNotice): number {
-    this.#rememberEnded(meetingId);
+    this.#ended.add(meetingId);
     const room = this.rooms.get(meetingId);
     const peersNotified = room?.peers.size ?? 0;
     if (room) {
@@ -211,7 +208,7 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
         ? 'host-shutdown'
         : this.isEnded(meetingId)
           ? 'meeting-ended'
-          : this.#movedRecently(meetingId)
+          : this.#moved.has(meetingId)
             ? 'meeting-moved'
             : undefined;
     if (refusal) {
@@ -269,7 +266,7 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
         this.#moved.delete(meetingId);
         return;
       case 'moved':
-        this.#rememberMoved(meetingId);
+        this.#moved.add(meetingId);
         this.#logger.info('room closed: meeting is placed on another host', { meetingId });
         room.close('meeting-moved');
         return;
@@ -280,34 +277,6 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
       case 'unknown':
         return;
     }
-  }
-
-  #rememberEnded(meetingId: string): void {
-    this.#ended.delete(meetingId);
-    this.#ended.set(meetingId, this.#options.clock.now());
-    if (this.#ended.size > ENDED_MEMORY_MAX) {
-      const oldest = this.#ended.keys().next().value;
-      if (oldest !== undefined) this.#ended.delete(oldest);
-    }
-  }
-
-  #rememberMoved(meetingId: string): void {
-    const now = this.#options.clock.now();
-    // insertion order is time order: expired entries sit at the front
-    for (const [id, movedAt] of this.#moved) {
-      if (now - movedAt <= MOVED_MEMORY_MS) break;
-      this.#moved.delete(id);
-    }
-    this.#moved.delete(meetingId);
-    this.#moved.set(meetingId, now);
-  }
-
-  #movedRecently(meetingId: string): boolean {
-    const movedAt = this.#moved.get(meetingId);
-    if (movedAt === undefined) return false;
-    if (this.#options.clock.now() - movedAt <= MOVED_MEMORY_MS) return true;
-    this.#moved.delete(meetingId);
-    return false;
   }
 
   #onRoomClose(room: Room, reason: RoomCloseReason): void {
@@ -358,5 +327,40 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
       });
     this.#releases.add(release);
     this.#releaseByMeeting.set(meetingId, release);
+  }
+}
+
+/** Meetings remembered for a while (ended, moved): the oldest are forgotten first, past `ttlMs` or `MEMORY_MAX`. */
+class RecentMeetings {
+  /** meetingId -> when it was remembered; insertion order is time order */
+  readonly #at = new Map<string, number>();
+  readonly #ttlMs: number;
+  readonly #clock: Clock;
+
+  constructor(ttlMs: number, clock: Clock) {
+    this.#ttlMs = ttlMs;
+    this.#clock = clock;
+  }
+
+  add(meetingId: string): void {
+    const now = this.#clock.now();
+    for (const [id, at] of this.#at) {
+      if (now - at <= this.#ttlMs && this.#at.size < MEMORY_MAX) break;
+      this.#at.delete(id);
+    }
+    this.#at.delete(meetingId);
+    this.#at.set(meetingId, now);
+  }
+
+  has(meetingId: string): boolean {
+    const at = this.#at.get(meetingId);
+    if (at === undefined) return false;
+    if (this.#clock.now() - at <= this.#ttlMs) return true;
+    this.#at.delete(meetingId);
+    return false;
+  }
+
+  delete(meetingId: string): void {
+    this.#at.delete(meetingId);
   }
 }
