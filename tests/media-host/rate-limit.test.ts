@@ -104,6 +104,47 @@ describe('through the host (clock stopped)', () => {
     return Promise.all(replies);
   }
 
+  /** `count` members join one after another, each producing audio + simulcast video. */
+  async function producingMembers(meetingId: string, count: number, prefix: string): Promise<TestClient[]> {
+    const caps = harness.host.pool.routerRtpCapabilities as unknown as Capabilities;
+    const members: TestClient[] = [];
+    for (let i = 0; i < count; i++) {
+      const { client } = await harness.join({ userId: `${prefix}-${i}`, meetingId });
+      const send = await client.ok('rtc:createTransport', { meetingId, direction: 'send' });
+      for (const [kind, rtpParameters] of [
+        ['audio', opusRtpParameters(caps)],
+        ['video', vp8SimulcastRtpParameters(caps)],
+      ] as const) {
+        await client.ok('rtc:produce', { meetingId, transportId: send.transportId, kind, rtpParameters });
+      }
+      members.push(client);
+    }
+    return members;
+  }
+
+  type Call = (type: string, data: Record<string, unknown>) => Promise<Record<string, unknown>>;
+
+  /** Requests in one meeting on behalf of `client`, keeping every reply (errors included). */
+  function recordingCaller(client: TestClient, meetingId: string): { replies: ReceivedMessage[]; call: Call } {
+    const replies: ReceivedMessage[] = [];
+    const call: Call = async (type, data) => {
+      const reply = await client.request(type, { meetingId, ...data });
+      replies.push(reply);
+      return reply.data ?? {};
+    };
+    return { replies, call };
+  }
+
+  /** rtc:consume then rtc:resumeConsumer for every producer, all producers at once. */
+  async function consumeAndResume(call: Call, producerIds: string[], rtpCapabilities: unknown): Promise<void> {
+    await Promise.all(
+      producerIds.map(async (producerId) => {
+        const consumed = await call('rtc:consume', { producerId, rtpCapabilities });
+        await call('rtc:resumeConsumer', { consumerId: consumed.consumerId });
+      }),
+    );
+  }
+
   it('throttles a flood with 42901 while another user is still served, and closes abuse with 1008', async () => {
     const meetingId = randomUUID();
     const flooder = await harness.connect({ userId: 'flooder', meetingId });
@@ -141,24 +182,9 @@ describe('through the host (clock stopped)', () => {
 
   it('never limits a peer joining a meeting of 10 (about 44 messages in its first second)', async () => {
     const meetingId = randomUUID();
-    const caps = harness.host.pool.routerRtpCapabilities as unknown as Capabilities;
-    for (let i = 0; i < 9; i++) {
-      const { client } = await harness.join({ userId: `member-${i}`, meetingId });
-      const send = await client.ok('rtc:createTransport', { meetingId, direction: 'send' });
-      for (const [kind, rtpParameters] of [
-        ['audio', opusRtpParameters(caps)],
-        ['video', vp8SimulcastRtpParameters(caps)],
-      ] as const) {
-        await client.ok('rtc:produce', { meetingId, transportId: send.transportId, kind, rtpParameters });
-      }
-    }
+    await producingMembers(meetingId, 9, 'member');
     const newcomer = await harness.connect({ userId: 'newcomer', meetingId });
-    const replies: ReceivedMessage[] = [];
-    const call = async (type: string, data: Record<string, unknown>) => {
-      const reply = await newcomer.request(type, { meetingId, ...data });
-      replies.push(reply);
-      return reply.data ?? {};
-    };
+    const { replies, call } = recordingCaller(newcomer, meetingId);
     const joined = await call('rtc:join', {});
     const { rtpCapabilities } = await call('rtc:getRouterRtpCapabilities', {});
     const send = await call('rtc:createTransport', { direction: 'send' });
@@ -177,11 +203,10 @@ describe('through the host (clock stopped)', () => {
     });
     const producers = (joined.peers as { producers: { id: string }[] }[]).flatMap((peer) => peer.producers);
     expect(producers).toHaveLength(18);
-    await Promise.all(
-      producers.map(async (producer) => {
-        const consumed = await call('rtc:consume', { producerId: producer.id, rtpCapabilities });
-        await call('rtc:resumeConsumer', { consumerId: consumed.consumerId });
-      }),
+    await consumeAndResume(
+      call,
+      producers.map((producer) => producer.id),
+      rtpCapabilities,
     );
     expect(replies).toHaveLength(44);
     expect(replies.filter((r) => r.type === 'rtc:error')).toEqual([]);
@@ -189,37 +214,19 @@ describe('through the host (clock stopped)', () => {
 
   it('never limits a peer joining a meeting of 30 either (124 messages): announced producers bring their tokens', async () => {
     const meetingId = randomUUID();
-    const caps = harness.host.pool.routerRtpCapabilities as unknown as Capabilities;
-    const members: TestClient[] = [];
-    for (let i = 0; i < 29; i++) {
-      const { client } = await harness.join({ userId: `big-member-${i}`, meetingId });
-      const send = await client.ok('rtc:createTransport', { meetingId, direction: 'send' });
-      for (const [kind, rtpParameters] of [
-        ['audio', opusRtpParameters(caps)],
-        ['video', vp8SimulcastRtpParameters(caps)],
-      ] as const) {
-        await client.ok('rtc:produce', { meetingId, transportId: send.transportId, kind, rtpParameters });
-      }
-      members.push(client);
-    }
+    const members = await producingMembers(meetingId, 29, 'big-member');
     const newcomer = await harness.connect({ userId: 'big-newcomer', meetingId });
-    const replies: ReceivedMessage[] = [];
-    const call = async (type: string, data: Record<string, unknown>) => {
-      const reply = await newcomer.request(type, { meetingId, ...data });
-      replies.push(reply);
-      return reply.data ?? {};
-    };
+    const { replies, call } = recordingCaller(newcomer, meetingId);
     const joined = await call('rtc:join', {});
     const { rtpCapabilities } = await call('rtc:getRouterRtpCapabilities', {});
     const recv = await call('rtc:createTransport', { direction: 'recv' });
     await call('rtc:connectTransport', { transportId: recv.transportId, dtlsParameters: clientDtlsParameters });
     const producers = (joined.peers as { producers: { id: string }[] }[]).flatMap((peer) => peer.producers);
     expect(producers).toHaveLength(58);
-    await Promise.all(
-      producers.map(async (producer) => {
-        const consumed = await call('rtc:consume', { producerId: producer.id, rtpCapabilities });
-        await call('rtc:resumeConsumer', { consumerId: consumed.consumerId });
-      }),
+    await consumeAndResume(
+      call,
+      producers.map((producer) => producer.id),
+      rtpCapabilities,
     );
     expect(replies).toHaveLength(4 + 116);
     expect(replies.filter((r) => r.type === 'rtc:error')).toEqual([]);
@@ -231,43 +238,20 @@ describe('through the host (clock stopped)', () => {
 
   it('credits rtc:newProducer too: a peer already in the room consumes 29 newcomers without 42901', async () => {
     const meetingId = randomUUID();
-    const caps = harness.host.pool.routerRtpCapabilities as unknown as Capabilities;
     const { client: resident } = await harness.join({ userId: 'resident', meetingId });
-    const { rtpCapabilities } = await resident.ok('rtc:getRouterRtpCapabilities', { meetingId });
-    const recv = await resident.ok('rtc:createTransport', { meetingId, direction: 'recv' });
-    await resident.ok('rtc:connectTransport', {
-      meetingId,
-      transportId: recv.transportId,
-      dtlsParameters: clientDtlsParameters,
-    });
-    const members: TestClient[] = [];
-    for (let i = 0; i < 29; i++) {
-      const { client } = await harness.join({ userId: `arriving-${i}`, meetingId });
-      const send = await client.ok('rtc:createTransport', { meetingId, direction: 'send' });
-      for (const [kind, rtpParameters] of [
-        ['audio', opusRtpParameters(caps)],
-        ['video', vp8SimulcastRtpParameters(caps)],
-      ] as const) {
-        await client.ok('rtc:produce', { meetingId, transportId: send.transportId, kind, rtpParameters });
-      }
-      members.push(client);
-    }
+    const { replies, call } = recordingCaller(resident, meetingId);
+    const { rtpCapabilities } = await call('rtc:getRouterRtpCapabilities', {});
+    const recv = await call('rtc:createTransport', { direction: 'recv' });
+    await call('rtc:connectTransport', { transportId: recv.transportId, dtlsParameters: clientDtlsParameters });
+    const members = await producingMembers(meetingId, 29, 'arriving');
     await until(async () => resident.ofType('rtc:newProducer').length === 58, 'announcements');
-    const answers = await Promise.all(
-      resident.ofType('rtc:newProducer').map(async (announcement) => {
-        const consumed = await resident.request('rtc:consume', {
-          meetingId,
-          producerId: announcement.data?.producerId,
-          rtpCapabilities,
-        });
-        const resumed = await resident.request('rtc:resumeConsumer', {
-          meetingId,
-          consumerId: consumed.data?.consumerId,
-        });
-        return [consumed, resumed];
-      }),
+    await consumeAndResume(
+      call,
+      resident.ofType('rtc:newProducer').map((announcement) => announcement.data?.producerId as string),
+      rtpCapabilities,
     );
-    expect(answers.flat().filter((r) => r.type === 'rtc:error')).toEqual([]);
+    expect(replies).toHaveLength(3 + 116);
+    expect(replies.filter((r) => r.type === 'rtc:error')).toEqual([]);
     for (const member of members) member.close();
   });
 });
